@@ -1,0 +1,103 @@
+// C entry points for the short-long convolution and the short-kernel reparameterisation merge.
+#include "core/context.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "cpu/short_long_conv.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+using namespace chela;
+
+namespace {
+constexpr int64_t kMaxShortKernel = 15;
+constexpr int32_t kMaxBranches = 16;
+}  // namespace
+
+extern "C" chela_status chela_short_long_conv(chela_context* ctx, const chela_tensor* x,
+                                              const chela_tensor* short_weight,
+                                              const chela_tensor* short_bias,
+                                              const chela_tensor* long_weight,
+                                              const chela_tensor* long_weight_rev,
+                                              const chela_tensor* omega, chela_tensor* out,
+                                              int32_t causal) {
+    return guard([&] {
+        chela_context& c = check_context(ctx);
+        if (causal != 0 && causal != 1) fail(CHELA_ERR_INVALID_ARGUMENT, "causal: ", causal, " must be 0 or 1");
+        if (c.device != CHELA_DEVICE_CPU)
+            fail(CHELA_ERR_UNSUPPORTED, "ctx: short-long convolution on this device is not built yet");
+        const chela_tensor& xt = check_tensor(x, "x", kFloats, {kAny, kAny, kAny});
+        const int64_t B = xt.shape[0], L = xt.shape[1], d = xt.shape[2];
+        const chela_tensor& sw = check_tensor(short_weight, "short_weight", kFloats, {d, kAny});
+        const int64_t ks = sw.shape[1];
+        if (ks < 1 || ks > kMaxShortKernel)
+            fail(CHELA_ERR_SHAPE, "short_weight: kernel size ", ks, " is outside 1..", kMaxShortKernel);
+        if (!causal && ks % 2 == 0)
+            fail(CHELA_ERR_SHAPE, "short_weight: bidirectional short kernels must have odd size, got ", ks);
+        const chela_tensor& sb = check_tensor(short_bias, "short_bias", kFloats, {d});
+        const chela_tensor& lw = check_tensor(long_weight, "long_weight", kFloats, {d, kAny});
+        const int64_t lk = lw.shape[1];
+        if (lk < 1) fail(CHELA_ERR_SHAPE, "long_weight: kernel length must be >= 1");
+        if (causal && long_weight_rev != nullptr)
+            fail(CHELA_ERR_INVALID_ARGUMENT, "long_weight_rev: only for bidirectional (causal = 0)");
+        if (!causal && long_weight_rev == nullptr)
+            fail(CHELA_ERR_INVALID_ARGUMENT, "long_weight_rev: required when causal = 0");
+        const chela_tensor* lr = causal ? nullptr : &check_tensor(long_weight_rev, "long_weight_rev", kFloats, {d, lk});
+        const chela_tensor& om = check_tensor(omega, "omega", kFloats, {d});
+        const chela_tensor& ot = check_tensor(out, "out", kFloats, {B, L, d});
+
+        cpu::ShortLongConvParams p;
+        p.B = B;
+        p.L = L;
+        p.d = d;
+        p.ks = static_cast<int>(ks);
+        p.Lk = lk;
+        p.causal = causal != 0;
+        F32Input xf(xt), swf(sw), sbf(sb), lwf(lw), omf(om);
+        F32Input lrf(lr ? *lr : make_view(nullptr, {0}));
+        F32Output of(ot);
+        cpu::short_long_conv(*c.pool, p, xf.data(), swf.data(), sbf.data(), lwf.data(),
+                             lr ? lrf.data() : nullptr, omf.data(), of.data());
+        of.commit();
+    });
+}
+
+extern "C" chela_status chela_merge_short_kernels(const chela_tensor* const* weights,
+                                                  const chela_tensor* const* biases, int32_t count,
+                                                  int32_t causal, chela_tensor* out_weight,
+                                                  chela_tensor* out_bias) {
+    return guard([&] {
+        if (count < 1 || count > kMaxBranches)
+            fail(CHELA_ERR_INVALID_ARGUMENT, "count: ", count, " is outside 1..", kMaxBranches);
+        if (weights == nullptr) fail(CHELA_ERR_INVALID_ARGUMENT, "weights: array is null");
+        if (biases == nullptr) fail(CHELA_ERR_INVALID_ARGUMENT, "biases: array is null");
+        if (causal != 0 && causal != 1) fail(CHELA_ERR_INVALID_ARGUMENT, "causal: ", causal, " must be 0 or 1");
+        std::vector<const float*> w, b;
+        std::vector<int> sizes;
+        int64_t d = -1;
+        int max_ks = 0;
+        for (int32_t i = 0; i < count; ++i) {
+            const std::string wn = "weights[" + std::to_string(i) + "]", bn = "biases[" + std::to_string(i) + "]";
+            const chela_tensor& wt = check_tensor(weights[i], wn.c_str(), kF32, {d < 0 ? kAny : d, kAny});
+            d = wt.shape[0];
+            const int64_t ks = wt.shape[1];
+            if (ks < 1 || ks > kMaxShortKernel)
+                fail(CHELA_ERR_SHAPE, wn, ": kernel size ", ks, " is outside 1..", kMaxShortKernel);
+            if (!causal && ks % 2 == 0)
+                fail(CHELA_ERR_SHAPE, wn, ": bidirectional branches must have odd size, got ", ks);
+            const chela_tensor& bt = check_tensor(biases[i], bn.c_str(), kF32, {d});
+            w.push_back(static_cast<const float*>(wt.data));
+            b.push_back(static_cast<const float*>(bt.data));
+            sizes.push_back(static_cast<int>(ks));
+            max_ks = std::max(max_ks, static_cast<int>(ks));
+        }
+        const chela_tensor& ow = check_tensor(out_weight, "out_weight", kF32, {d, max_ks});
+        const chela_tensor& ob = check_tensor(out_bias, "out_bias", kF32, {d});
+        // Merge into scratch first: the outputs may alias an input branch.
+        std::vector<float> mw(static_cast<size_t>(d * max_ks)), mb(static_cast<size_t>(d));
+        cpu::merge_short_kernels(d, w, sizes, b, causal != 0, mw.data(), mb.data());
+        std::copy(mw.begin(), mw.end(), static_cast<float*>(ow.data));
+        std::copy(mb.begin(), mb.end(), static_cast<float*>(ob.data));
+    });
+}
