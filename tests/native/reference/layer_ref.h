@@ -5,6 +5,8 @@
 
 #include <chela/chela.h>
 
+#include "reference/linear_attention_ref.h"
+#include "reference/short_long_conv_ref.h"
 #include "support/test_util.h"
 
 #include <algorithm>
@@ -92,73 +94,27 @@ inline Vec linear(const Vec& x, int64_t in, const Weights& w, const std::string&
 // Short-long convolution of one sequence xn [L, d] (spec step 2), returning M.
 inline Vec layer_conv(const chela_model_config& cfg, const Weights& w, const std::string& p, int64_t L,
                       const Vec& xn) {
-    const int64_t d = cfg.d_model, ks = cfg.short_kernel, lk = cfg.long_kernel;
-    const Vec ws = w.d(p + "short_conv.weight"), bs = w.d(p + "short_conv.bias");
-    const Vec wl = w.d(p + "long_conv.weight"), om = w.d(p + "omega");
-    const Vec wr = cfg.causal ? Vec() : w.d(p + "long_conv.weight_rev");
-    const int64_t centre = cfg.causal ? 0 : (ks - 1) / 2;
-    Vec a(static_cast<size_t>(L * d)), m(a.size());
-    for (int64_t t = 0; t < L; ++t)
-        for (int64_t c = 0; c < d; ++c) {
-            double s = bs[c];
-            for (int64_t j = 0; j < ks; ++j) {
-                const int64_t src = t - (j - centre);  // index j reaches j - centre steps back
-                if (src >= 0 && src < L) s += ws[c * ks + j] * xn[src * d + c];
-            }
-            a[t * d + c] = silu(s);
-        }
-    for (int64_t t = 0; t < L; ++t)
-        for (int64_t c = 0; c < d; ++c) {
-            double g = 0;
-            for (int64_t j = 0; j <= std::min(t, lk - 1); ++j) g += wl[c * lk + j] * a[(t - j) * d + c];
-            if (!cfg.causal)
-                for (int64_t j = 1; j < lk && t + j < L; ++j) g += wr[c * lk + j] * a[(t + j) * d + c];
-            m[t * d + c] = silu(g + om[c] * xn[t * d + c]);
-        }
-    return m;
+    return short_long_conv(1, L, cfg.d_model, cfg.short_kernel, cfg.long_kernel, cfg.causal != 0, xn,
+                           w.d(p + "short_conv.weight"), w.d(p + "short_conv.bias"), w.d(p + "long_conv.weight"),
+                           cfg.causal ? Vec() : w.d(p + "long_conv.weight_rev"), w.d(p + "omega"));
 }
 
-inline double feature(int fm, double x) {
-    switch (fm) {
-        case CHELA_FEATURE_ELU1: return x > 0 ? x + 1 : std::exp(x);
-        case CHELA_FEATURE_RELU: return x > 0 ? x : 0;
-        case CHELA_FEATURE_SILU: return silu(x);
-        default: return x;
-    }
-}
-
-// Linear attention of one sequence, the O(L^2) formula (spec step 4). q, k [L, e], v [L, f].
+// Linear attention of one sequence (spec step 4). q, k [L, e], v [L, f].
 inline Vec layer_attention(const chela_model_config& cfg, const Weights& w, const std::string& p, int64_t L,
                            const Vec& q, const Vec& k, const Vec& v) {
-    const int64_t e = cfg.z_dim, f = cfg.v_dim, H = cfg.n_heads, dk = e / H, dv = f / H;
-    const Vec lam = cfg.decay ? w.d(p + "decay") : Vec(static_cast<size_t>(H), 1.0);
-    const double s = cfg.attn_scale;
-    Vec o(static_cast<size_t>(L * f), 0.0);
-    for (int64_t h = 0; h < H; ++h)
-        for (int64_t t = 0; t < L; ++t) {
-            double den = 0;
-            for (int64_t j = 0; j < L; ++j) {
-                if (cfg.causal && j > t) break;
-                double dot = 0;
-                for (int64_t c = 0; c < dk; ++c)
-                    dot += feature(cfg.feature_map, q[t * e + h * dk + c]) * feature(cfg.feature_map, k[j * e + h * dk + c]);
-                const double wgt = s * std::pow(lam[h], static_cast<double>(std::llabs(t - j))) * dot;
-                den += wgt;
-                for (int64_t c = 0; c < dv; ++c) o[t * f + h * dv + c] += wgt * v[j * f + h * dv + c];
-            }
-            if (cfg.attn_norm == CHELA_ATTN_NORM_DENOMINATOR)
-                for (int64_t c = 0; c < dv; ++c) o[t * f + h * dv + c] /= den + cfg.eps;
-        }
-    if (cfg.attn_norm == CHELA_ATTN_NORM_RMSNORM) {
-        const Vec g = w.d(p + "attn_norm.weight");
-        for (int64_t t = 0; t < L; ++t) {
-            double ms = 0;
-            for (int64_t c = 0; c < f; ++c) ms += o[t * f + c] * o[t * f + c];
-            const double inv = 1.0 / std::sqrt(ms / f + cfg.eps);
-            for (int64_t c = 0; c < f; ++c) o[t * f + c] *= inv * g[c];
-        }
-    }
-    return o;
+    AttentionSpec s;
+    s.L = L;
+    s.e = cfg.z_dim;
+    s.f = cfg.v_dim;
+    s.H = cfg.n_heads;
+    s.causal = cfg.causal != 0;
+    s.feature_map = cfg.feature_map;
+    s.attn_norm = cfg.attn_norm;
+    s.scale = cfg.attn_scale;
+    s.eps = cfg.eps;
+    if (cfg.decay) s.decay = w.d(p + "decay");
+    if (cfg.attn_norm == CHELA_ATTN_NORM_RMSNORM) s.norm_weight = w.d(p + "attn_norm.weight");
+    return linear_attention(s, q, k, v).out;
 }
 
 // One CHELA layer on one sequence x [L, d] (spec steps 1-6).
