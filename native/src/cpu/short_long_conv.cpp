@@ -24,7 +24,8 @@ namespace chela::cpu {
 
 namespace {
 
-// RAII for a KissFFT real-transform plan (read-only once made, so tasks may share it).
+// RAII for a KissFFT real-transform plan. A plan holds scratch space that kiss_fftr writes, so
+// each task makes its own.
 struct FftPlan {
     kiss_fftr_cfg forward = nullptr, inverse = nullptr;
     explicit FftPlan(int n) {
@@ -108,8 +109,6 @@ void short_long_conv(ThreadPool& pool, const ShortLongConvParams& p, const float
     const int64_t K = std::min(p.Lk, L);
     const int64_t n = fft_size(L + K - 1);
     const bool fft = use_fft(L, K, p.causal, n);
-    std::unique_ptr<FftPlan> plan;
-    if (fft) plan = std::make_unique<FftPlan>(static_cast<int>(n));
     const float inv_n = 1.0f / static_cast<float>(n);
 
     // Tasks own kChannelBlock adjacent channels so the strided gathers and scatters touch each
@@ -121,6 +120,8 @@ void short_long_conv(ThreadPool& pool, const ShortLongConvParams& p, const float
         std::vector<float> cols(static_cast<size_t>(nc * len)), g(static_cast<size_t>(len));
         std::vector<std::vector<kiss_fft_cpx>> spec_w(static_cast<size_t>(fft ? nc : 0));
         std::vector<kiss_fft_cpx> spec_a(static_cast<size_t>(fft ? n / 2 + 1 : 0));
+        std::unique_ptr<FftPlan> plan;
+        if (fft) plan = std::make_unique<FftPlan>(static_cast<int>(n));
         for (int64_t i = 0; fft && i < nc; ++i) {
             // Kernel spectrum: causal taps at lags 0..K-1, anti-causal taps at N-1 .. N-K+1.
             const float* wl = long_w + (c0 + i) * p.Lk;
