@@ -132,7 +132,7 @@ fuzz_pass() {
     CC=clang-16 CXX=clang++-16 cmake_build "$BUILD-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHELA_FUZZ=ON
     local corpus="$BUILD-fuzz/corpus"
     rm -rf "$corpus" && mkdir -p "$corpus"
-    "$BUILD-fuzz/chela-fuzz-corpus" "$corpus" || die "could not write the fuzz seed corpus"
+    "$BUILD-fuzz/chela-checkpoint-samples" "$corpus" --fuzz || die "could not write the fuzz seed corpus"
     say "fuzzing the checkpoint loader for ${seconds}s from $(ls "$corpus" | wc -l) seed files"
     (cd "$BUILD-fuzz" && "$BUILD-fuzz/chela-fuzz-checkpoint" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -n 25) \
