@@ -94,7 +94,8 @@ report_cuda() {
 # cmake_build <dir> <cmake args...>
 cmake_build() {
     local dir="$1"; shift
-    cmake -S "$ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; die "cmake configure failed ($dir)"; }
+    mkdir -p "$dir"
+    cmake -S "$ROOT" -B "$dir" "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; die "cmake configure failed ($dir)"; }
     cmake --build "$dir" -j "$JOBS" || die "build failed ($dir)"
 }
 
