@@ -114,7 +114,18 @@ run_ctest() {
 java_tests() {
     [ -f "$ROOT/java/pom.xml" ] || { say "no java/ project yet: Java tests skipped"; return 0; }
     java_prereqs || die "Java tests need the prerequisites above"
-    (cd "$ROOT/java" && mvn -B -q -Dchela.library.path="$BUILD/libchela.so" verify) || die "Java tests failed"
+    stage_java_bundle
+    "$BUILD/chela-checkpoint-samples" "$BUILD/samples" >/dev/null
+    (cd "$ROOT/java" && mvn -B -q -Dchela.library.path="$BUILD/libchela.so" \
+        -Dchela.samples.dir="$BUILD/samples" verify) || die "Java tests failed"
+}
+
+# Puts the real libchela.so file (not the symlink) and its SHA-256 where the pom bundles them.
+stage_java_bundle() {
+    local dst="$ROOT/java/target/native-bundle/native/linux-x86_64"
+    mkdir -p "$dst"
+    cp -L "$BUILD/libchela.so" "$dst/libchela.so"
+    (cd "$dst" && sha256sum libchela.so > libchela.so.sha256)
 }
 
 asan_pass() {
