@@ -152,9 +152,20 @@ fuzz_pass() {
     say "fuzz: no crash, hang or sanitizer report in ${seconds}s"
 }
 
+# The main job: the Java CLI times a forward pass of the random-weight demo model on the CPU
+# backend (the trained models of the real-models issue replace it). Without a JDK >= 22 it falls
+# back to the native demo binary and says so.
 main_job() {
-    say "main job: random-weight demo model on the CPU backend"
-    "$BUILD/chela-demo" "$BUILD/demo-model" --batch 2 --tokens 2048
+    "$BUILD/chela-demo" "$BUILD/demo-model" --write-only
+    if java_prereqs; then
+        stage_java_bundle
+        (cd "$ROOT/java" && mvn -B -q -DskipTests package) || die "Java build failed"
+        say "main job: java -jar java/target/chela.jar bench (random-weight demo model, CPU backend)"
+        java -jar "$ROOT/java/target/chela.jar" bench --model "$BUILD/demo-model" --batch 2 --tokens 2048 --reps 3
+    else
+        say "main job: no JDK >= 22, running the native demo instead"
+        "$BUILD/chela-demo" "$BUILD/demo-model" --batch 2 --tokens 2048
+    fi
 }
 
 cmd="${1:-test}"

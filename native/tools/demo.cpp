@@ -2,7 +2,7 @@
 // checkpoint (the tests' writer) into <dir> if none is there, loads it through the C ABI and
 // times a forward pass.
 //
-//   chela-demo <dir> [--batch 2] [--tokens 2048] [--threads 0] [--reps 3]
+//   chela-demo <dir> [--batch 2] [--tokens 2048] [--threads 0] [--reps 3] [--write-only]
 #include <chela/chela.h>
 
 #include "support/checkpoint_writer.h"
@@ -38,8 +38,11 @@ int main(int argc, char** argv) {
     const std::string dir = argv[1];
     int64_t B = 2, L = 2048;
     int threads = 0, reps = 3;
-    for (int i = 2; i + 1 < argc; i += 2) {
+    bool write_only = false;
+    for (int i = 2; i < argc; i += 2) {
         const std::string k = argv[i];
+        if (k == "--write-only") { write_only = true; --i; continue; }
+        if (i + 1 >= argc) { std::fprintf(stderr, "chela-demo: %s needs a value\n", k.c_str()); return 2; }
         if (k == "--batch") B = std::atoll(argv[i + 1]);
         else if (k == "--tokens") L = std::atoll(argv[i + 1]);
         else if (k == "--threads") threads = std::atoi(argv[i + 1]);
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
         chela::test::write_checkpoint(dir, cfg, chela::test::random_weights(cfg, 20261122));
         std::printf("wrote a random-weight demo checkpoint to %s\n", dir.c_str());
     }
+    if (write_only) return 0;
 
     chela_context* ctx = nullptr;
     check(chela_context_create_cpu(threads, &ctx), "context");
