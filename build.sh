@@ -120,6 +120,16 @@ java_tests() {
         -Dchela.samples.dir="$BUILD/samples" verify) || die "Java tests failed"
 }
 
+# JMH: the Java API's overhead over the same native call (java/src/test/.../CallOverheadBenchmark).
+java_jmh() {
+    java_prereqs || die "the JMH benchmark needs the Java prerequisites above"
+    (cd "$ROOT/java" && mvn -B -q -DskipTests test-compile dependency:build-classpath \
+        -Dmdep.includeScope=test -Dmdep.outputFile=target/bench-classpath.txt) || die "JMH build failed"
+    java --enable-native-access=ALL-UNNAMED -Dchela.library.path="$BUILD/libchela.so" \
+        -cp "$ROOT/java/target/test-classes:$ROOT/java/target/classes:$(cat "$ROOT/java/target/bench-classpath.txt")" \
+        org.openjdk.jmh.Main CallOverheadBenchmark
+}
+
 # Puts the real libchela.so file (not the symlink) and its SHA-256 where the pom bundles them.
 stage_java_bundle() {
     local dst="$ROOT/java/target/native-bundle/native/linux-x86_64"
@@ -192,6 +202,7 @@ case "$cmd" in
         "$BUILD/chela-bench" --op la --B 1 --H 1 --L 8192 --e 128 --f 1024 "$@"
         "$BUILD/chela-bench" --op conv --B 1 --L 8192 --d 1024 "$@"
         "$BUILD/chela-bench" --op layer --B 1 --L 4096 --d 1024 --e 128 --f 2048 --no-naive "$@"
+        java_jmh
         ;;
     *) die "unknown command '$cmd' (run, test, bench, build, asan, fuzz)" ;;
 esac

@@ -20,12 +20,7 @@ std::string fresh_dir(const std::string& name) {
     return d;
 }
 
-class Ctx : public testing::Test {
-protected:
-    void SetUp() override { ASSERT_CHELA_OK(chela_context_create_cpu(1, &ctx)); }
-    void TearDown() override { chela_context_destroy(ctx); }
-    chela_context* ctx = nullptr;
-};
+using Ctx = CpuContextTest;
 
 class BadCheckpoint : public Ctx, public testing::WithParamInterface<SampleCheckpoint> {};
 

@@ -27,6 +27,8 @@ std::string case_name(const Case& c) {
            "_" + fm[c.fmap] + "_" + nm[c.norm] + (c.decay ? "_decay" : "");
 }
 
+void PrintTo(const Case& c, std::ostream* os) { *os << case_name(c); }
+
 // Inputs, reference and a call of the C API for one case.
 struct Fixture {
     Case c;
@@ -122,6 +124,8 @@ struct Split {
     int64_t L, first;
     int norm;
 };
+
+void PrintTo(const Split& s, std::ostream* os) { *os << "L" << s.L << " first " << s.first << " norm " << s.norm; }
 
 class AttentionState : public testing::TestWithParam<Split> {};
 

@@ -13,6 +13,10 @@ struct Case {
     bool causal;
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+    *os << (c.causal ? "causal" : "bidir") << " B" << c.B << " L" << c.L << " d" << c.d << " ks" << c.ks << " lk" << c.lk;
+}
+
 struct Data {
     Case c;
     std::vector<float> x, ws, bs, wl, wr, om;
@@ -39,12 +43,7 @@ struct Data {
     }
 };
 
-class Context : public testing::Test {
-protected:
-    void SetUp() override { ASSERT_CHELA_OK(chela_context_create_cpu(3, &ctx)); }
-    void TearDown() override { chela_context_destroy(ctx); }
-    chela_context* ctx = nullptr;
-};
+using Context = CpuContextTest;
 
 class ConvVsReference : public Context, public testing::WithParamInterface<Case> {};
 
@@ -91,6 +90,11 @@ struct Branches {
     bool causal;
     std::vector<int64_t> sizes;
 };
+
+void PrintTo(const Branches& b, std::ostream* os) {
+    *os << (b.causal ? "causal" : "bidir");
+    for (int64_t s : b.sizes) *os << " " << s;
+}
 
 class Reparameterisation : public Context, public testing::WithParamInterface<Branches> {};
 

@@ -5,6 +5,7 @@
 #include <chela/chela.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct SampleCheckpoint {
     chela_status status = CHELA_OK; // what chela_model_load must return
     std::string needle;             // what its message must contain
 };
+
+// gtest prints samples by name.
+inline void PrintTo(const SampleCheckpoint& s, std::ostream* os) { *os << s.name; }
 
 // Every entry fails to load with `status` and a message containing `needle`.
 std::vector<SampleCheckpoint> bad_checkpoints();

@@ -121,6 +121,15 @@ inline std::vector<float> round_through(const std::vector<float>& v, int32_t dty
     return t.f32();
 }
 
+// A fixture owning one CPU context (3 threads: more than the CI machine's cores, so the thread
+// pool's sharing is exercised).
+class CpuContextTest : public testing::Test {
+protected:
+    void SetUp() override { ASSERT_EQ(chela_context_create_cpu(3, &ctx), CHELA_OK) << chela_last_error(); }
+    void TearDown() override { chela_context_destroy(ctx); }
+    chela_context* ctx = nullptr;
+};
+
 // Asserts a status and that chela_last_error() contains `needle`.
 #define EXPECT_CHELA_ERROR(call, status, needle)                                         \
     do {                                                                                 \

@@ -1,0 +1,48 @@
+// Internal to native/cuda: the plan shared by the dispatcher and the per-dtype kernel TUs.
+#pragma once
+
+#include "linear_attention.h"
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace chela::cuda::la {
+
+struct Plan {
+    int dk = 0, dv = 0;
+    int DK = 0, DVB = 0;     // tile sizes of the tensor-core kernel (0 = SIMT fp32 path)
+    int dvblocks = 0;        // ceil(dv / DVB) (SIMT: ceil(dv / 32))
+    int nseg = 1, seg_chunks = 0;
+    size_t ws_seg = 0;       // bytes of segment start states [B, H, nseg, dk, dv] f32
+    size_t ws_rowsq = 0;     // bytes of rmsnorm partial sums [B*L, nblk] f32
+};
+
+struct Launch {
+    const LinearAttentionParams* p;
+    const Plan* plan;
+    const void *q, *k, *v;
+    void* o;
+    const float* state_init;  // user state_in (init_nseg 1) or the segment states (init_nseg nseg)
+    int init_nseg;
+    float* state_out;
+    float* seg_state;
+    float* rowsq;
+    cudaStream_t stream;
+};
+
+// Tensor-core path (bf16 / f16), defined in linear_attention_bf16.cu / _f16.cu.
+// state_only: the segment pre-pass (writes seg_state); else the main pass.
+void launch_tc_bf16(const Launch& l, bool state_only);
+void launch_tc_f16(const Launch& l, bool state_only);
+
+// Tile choice for the tensor-core kernel (DK = padded dk, DVB = value columns per CTA).
+inline void tc_tiles(int dk, int* DK, int* DVB) {
+    *DK = dk <= 64 ? 64 : dk <= 128 ? 128 : 256;
+    *DVB = *DK == 256 ? 32 : 64;
+}
+
+void check_launch(const char* what);  // cudaGetLastError -> chela::Error(CHELA_ERR_DEVICE)
+
+}  // namespace chela::cuda::la

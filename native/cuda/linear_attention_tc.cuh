@@ -1,0 +1,59 @@
+// Launch of the tensor-core kernel for one element type (included by one TU per dtype).
+#pragma once
+
+#include "linear_attention_impl.h"
+#include "linear_attention_kernel.cuh"
+
+#include "core/error.h"
+
+namespace chela::cuda::la {
+
+template <class Tr, bool kStateOnly>
+void launch_tc_one(const Launch& l) {
+    const LinearAttentionParams& p = *l.p;
+    const Plan& pl = *l.plan;
+    KernelArgs a{};
+    a.q = l.q;
+    a.k = l.k;
+    a.v = l.v;
+    a.o = l.o;
+    a.L = p.L;
+    a.H = p.H;
+    a.dk = pl.dk;
+    a.dv = pl.dv;
+    a.ldqk = p.e;
+    a.ldv = p.f;
+    a.scale = p.scale;
+    a.decay = p.decay;
+    a.feature_map = p.feature_map;
+    a.state_init = kStateOnly ? nullptr : l.state_init;
+    a.init_nseg = l.init_nseg;
+    a.nseg = pl.nseg;
+    a.seg_chunks = pl.seg_chunks;
+    a.state_out = l.state_out;
+    a.seg_state = l.seg_state;
+    a.rowsq = kStateOnly ? nullptr : l.rowsq;
+    a.nblk = p.H * pl.dvblocks;
+    auto kernel = la_fwd_kernel<Tr, kStateOnly>;
+    const int smem = Tr::kSmemBytes;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess)
+        check_launch("linear attention: cudaFuncSetAttribute");
+    dim3 grid(pl.dvblocks, p.H, unsigned(p.B * pl.nseg));
+    kernel<<<grid, Tr::kThreads, smem, l.stream>>>(a);
+    check_launch(kStateOnly ? "linear attention (segment states)" : "linear attention");
+}
+
+template <class T>
+void launch_tc(const Launch& l, bool state_only) {
+    const int DK = l.plan->DK;
+    // 2 stages; DK <= 128 keeps two CTAs per SM (104 KB of shared memory each at DK 128).
+    using T64 = Traits<T, 64, 64, 2, 2>;
+    using T128 = Traits<T, 128, 64, 2, 2>;
+    using T256 = Traits<T, 256, 32, 2, 1>;
+    if (DK == 64) state_only ? launch_tc_one<T64, true>(l) : launch_tc_one<T64, false>(l);
+    else if (DK == 128) state_only ? launch_tc_one<T128, true>(l) : launch_tc_one<T128, false>(l);
+    else if (DK == 256) state_only ? launch_tc_one<T256, true>(l) : launch_tc_one<T256, false>(l);
+    else fail(CHELA_ERR_INTERNAL, "linear attention: no tile for dk ", DK);
+}
+
+}  // namespace chela::cuda::la
