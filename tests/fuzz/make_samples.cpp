@@ -1,8 +1,10 @@
 // chela-checkpoint-samples <dir> [--fuzz]
 //   default: writes every sample checkpoint as <dir>/<bad|good>/<name>/{config.json,model.safetensors}
 //            plus <dir>/bad/<name>/expected.txt (the status name and the message fragment)
+//            and the cross-language op vectors in <dir>/vectors/
 //   --fuzz:  writes every sample as one libFuzzer seed file <dir>/<name>
 #include "support/bad_checkpoints.h"
+#include "support/vectors.h"
 
 #include <cstdio>
 #include <cstring>
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
                     std::ofstream(d + "/expected.txt") << chela_status_name(s.status) << "\n" << s.needle << "\n";
             }
         }
+    if (!fuzz) chela::test::write_vectors(dir + "/vectors");
     std::printf("wrote %zu bad and %zu good samples to %s\n", bad.size(), good.size(), dir.c_str());
     return 0;
 }

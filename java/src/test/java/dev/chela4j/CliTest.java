@@ -115,10 +115,23 @@ class CliTest {
     }
 
     @Test
+    void benchTimesAnOp(@TempDir Path work) throws Exception {
+        Result la = run(work, "bench", "--op", "linear-attention", "--tokens", "128", "--width", "64", "--reps", "2");
+        assertEquals(0, la.exit(), la.err());
+        assertTrue(la.out().contains("linear attention B2 L128 e128 f64"), la.out());
+        Result conv = run(work, "bench", "--op", "short-long-conv", "--tokens", "128", "--width", "16", "--reps", "2");
+        assertEquals(0, conv.exit(), conv.err());
+        assertTrue(conv.out().contains("short-long conv B2 L128 d16"), conv.out());
+        Result both = run(work, "bench", "--op", "nope", "--tokens", "8");
+        assertEquals(2, both.exit());
+        assertTrue(both.err().contains("--op must be"), both.err());
+    }
+
+    @Test
     void benchReportsThroughput(@TempDir Path work) throws Exception {
         Result r = run(work, "bench", "--model", samples().resolve("good/lm_decay_ffn").toString(), "--tokens", "64", "--reps", "2");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("tokens/s"), r.out());
-        assertTrue(r.err().contains("bench: 2/2"), r.err());
+        assertTrue(r.err().contains("bench: 2/2 runs"), r.err());
     }
 }

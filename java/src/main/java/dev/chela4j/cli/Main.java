@@ -4,7 +4,9 @@ import dev.chela4j.Backend;
 import dev.chela4j.Chela;
 import dev.chela4j.ChelaException;
 import dev.chela4j.ChelaModel;
+import dev.chela4j.LinearAttentionOptions;
 import dev.chela4j.ModelConfig;
+import dev.chela4j.Ops;
 import dev.chela4j.Tensor;
 
 import java.io.IOException;
@@ -154,17 +156,26 @@ public final class Main {
         }
     }
 
-    @Command(name = "bench", description = "Times forward passes of a model on random tokens (progress on stderr).")
+    @Command(name = "bench", description = "Times forward passes of a model on random tokens, or one op "
+            + "(--op linear-attention|short-long-conv) on random inputs; progress on stderr.")
     static final class Bench extends Common implements Callable<Integer> {
-        @Option(names = "--model", required = true) Path model;
+        @Option(names = "--model", description = "model directory (for model timings)") Path model;
+        @Option(names = "--op", description = "linear-attention or short-long-conv (for op timings)") String op;
+        @Option(names = "--width", defaultValue = "1024", description = "op width: f for attention (e = 128), d for the conv") int width;
         @Option(names = "--batch", defaultValue = "2") int batch;
         @Option(names = "--tokens", defaultValue = "2048") int tokens;
         @Option(names = "--reps", defaultValue = "5") int reps;
 
         @Override
         public Integer call() {
-            if (batch < 1 || tokens < 1 || reps < 1) {
-                throw new IllegalArgumentException("--batch, --tokens and --reps must be >= 1");
+            if (batch < 1 || tokens < 1 || reps < 1 || width < 1) {
+                throw new IllegalArgumentException("--batch, --tokens, --reps and --width must be >= 1");
+            }
+            if ((model == null) == (op == null)) {
+                throw new IllegalArgumentException("give exactly one of --model and --op");
+            }
+            if (op != null) {
+                return benchOp();
             }
             try (Backend be = backend(); ChelaModel m = ChelaModel.load(model, be)) {
                 ModelConfig c = m.config();
@@ -180,27 +191,73 @@ public final class Main {
                 System.out.printf("model %s: %d layers, d=%d e=%d f=%d, %s on %s%n", model, c.nLayers(), c.dModel(), c.zDim(),
                         c.vDim(), c.task(), be);
                 try (Tensor in = Tensor.fromInts(ids, batch, tokens)) {
-                    long[] shape = null;
+                    long[] shape;
                     try (Tensor warm = m.forward(in)) {
                         shape = warm.shape();
                     }
-                    double[] ms = new double[reps];
-                    for (int r = 0; r < reps; r++) {
-                        long t0 = System.nanoTime();
-                        try (Tensor out = m.forward(in)) {
-                            ms[r] = (System.nanoTime() - t0) / 1e6;
-                        }
-                        System.err.printf("\rbench: %d/%d forwards", r + 1, reps);
-                    }
-                    System.err.println();
-                    Arrays.sort(ms);
-                    double med = ms[reps / 2];
+                    double med = medianMs(reps, () -> m.forward(in).close());
                     System.out.printf("forward [%d, %d] -> logits %s: median %.1f ms over %d runs, %.0f tokens/s%n", batch, tokens,
                             Arrays.toString(shape), med, reps, batch * tokens / (med / 1e3));
                 }
             }
             return 0;
         }
+
+        private int benchOp() {
+            Random rng = new Random(7);
+            try (Backend be = backend()) {
+                System.out.println(Chela.buildInfo());
+                if (op.equals("linear-attention")) {
+                    int e = 128, f = width;
+                    try (Tensor q = randomTensor(rng, batch, tokens, e); Tensor k = randomTensor(rng, batch, tokens, e);
+                         Tensor v = randomTensor(rng, batch, tokens, f)) {
+                        double ms = medianMs(reps, () -> Ops.linearAttention(be, q, k, v, LinearAttentionOptions.defaults(1)).close());
+                        System.out.printf("linear attention B%d L%d e%d f%d (causal) on %s: median %.2f ms%n", batch, tokens, e, f, be, ms);
+                    }
+                } else if (op.equals("short-long-conv")) {
+                    int d = width;
+                    try (Tensor x = randomTensor(rng, batch, tokens, d); Tensor ws = randomTensor(rng, d, 3); Tensor bs = randomTensor(rng, d);
+                         Tensor wl = randomTensor(rng, d, tokens); Tensor om = randomTensor(rng, d)) {
+                        double ms = medianMs(reps, () -> Ops.shortLongConv(be, x, ws, bs, wl, null, om, true).close());
+                        System.out.printf("short-long conv B%d L%d d%d (causal, Lk = L) on %s: median %.2f ms%n", batch, tokens, d, be, ms);
+                    }
+                } else {
+                    throw new IllegalArgumentException("--op must be linear-attention or short-long-conv, got " + op);
+                }
+            }
+            return 0;
+        }
+
+        private static Tensor randomTensor(Random rng, long... shape) {
+            float[] v = new float[Math.toIntExact(count(shape))];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) rng.nextGaussian();
+            }
+            return Tensor.fromFloats(v, shape);
+        }
+
+        private static long count(long[] shape) {
+            long n = 1;
+            for (long s : shape) {
+                n *= s;
+            }
+            return n;
+        }
+    }
+
+    /** Median time of {@code body} over {@code reps} runs after one warm-up, with progress on stderr. */
+    static double medianMs(int reps, Runnable body) {
+        body.run();
+        double[] ms = new double[reps];
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            body.run();
+            ms[r] = (System.nanoTime() - t0) / 1e6;
+            System.err.printf("\rbench: %d/%d runs", r + 1, reps);
+        }
+        System.err.println();
+        Arrays.sort(ms);
+        return ms[reps / 2];
     }
 
     /** Maps failures to exit codes and one clear line on stderr. */
