@@ -81,12 +81,9 @@ java_prereqs() {
     say "JDK: $JAVA_HOME"
 }
 
+# One line on whether the CUDA backend was built, as CMake decided it.
 report_cuda() {
-    if command -v nvcc >/dev/null 2>&1; then
-        say "CUDA: $(nvcc --version | tail -1) found; the CUDA backend is not part of this build yet (CPU-only)"
-    else
-        say "CUDA: nvcc not found: CPU-only build"
-    fi
+    grep -h "^-- chela: " "$1/configure.log" | sed 's/^-- //' || true
 }
 
 # ---------------------------------------------------------------- builds
@@ -101,9 +98,9 @@ cmake_build() {
 
 build_release() {
     native_prereqs
-    report_cuda
     mkdir -p "$BUILD"
     cmake_build "$BUILD" -DCMAKE_BUILD_TYPE=Release
+    report_cuda "$BUILD"
 }
 
 run_ctest() {

@@ -1,312 +1,324 @@
-// Dispatcher of the CUDA linear attention forward, plus its small kernels: the segment-state scan,
-// the rmsnorm finish, and the fp32 SIMT path. The tensor-core kernel is in linear_attention_kernel.cuh.
+// CUDA tiled linear attention, forward, causal — first kernel generation (tensor cores via WMMA).
+//
+// One CTA per (batch, head, 64 value columns) walks the sequence in chunks of C = 64 rows keeping
+// its slice of the running state S (dk x 64, f32) in shared memory:
+//   A   = (phi(Q_c) phi(K_c)^T) .* s lambda^{i-j} [j <= i]          (C x C, tensor cores)
+//   O_c = A V_c + s lambda^{i+1} phi(Q_c) S                          (tensor cores)
+//   S   = lambda^n S + (phi(K_c) .* lambda^{n-1-j})^T V_c            (tensor cores)
+// q, k and v are read once per value block and o is written once. Known limits of this generation
+// (docs/gpu.md): 1 CTA per SM (160 KB of shared memory), no load pipelining, S rounded to the input
+// type for the Q S product (as fla does), fragments staged through shared memory for the row
+// scaling. The CuTe/wgmma generation replaces it.
 #include "linear_attention.h"
-#include "linear_attention_impl.h"
+
+#include <chela/chela.h>
 
 #include "core/error.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-
-#include <algorithm>
-#include <mutex>
+#include <mma.h>
 
 namespace chela::cuda {
-namespace la {
-
-void check_launch(const char* what) {
-    cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess) fail(CHELA_ERR_DEVICE, what, ": ", cudaGetErrorName(err), ": ", cudaGetErrorString(err));
-}
 
 namespace {
 
-template <class T> __device__ __forceinline__ float to_f(T x);
-template <> __device__ __forceinline__ float to_f(float x) { return x; }
-template <> __device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <> __device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
-template <class T> __device__ __forceinline__ T from_f(float x);
-template <> __device__ __forceinline__ float from_f(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f(float x) { return __float2bfloat16_rn(x); }
-template <> __device__ __forceinline__ __half from_f(float x) { return __float2half_rn(x); }
+using namespace nvcuda;
 
-__device__ __forceinline__ float feature_fn(int fm, float x) {
-    switch (fm) {
-        case CHELA_FEATURE_ELU1: return x > 0.f ? x + 1.f : expf(x);
-        case CHELA_FEATURE_RELU: return x > 0.f ? x : 0.f;
-        case CHELA_FEATURE_SILU: return x / (1.f + expf(-x));
+constexpr int C = 64;        // chunk rows
+constexpr int NB = 64;       // value columns per CTA
+constexpr int kThreads = 128;  // 4 warps, each owning 16 rows of a chunk
+
+template <typename T> __device__ inline float to_f(T x);
+template <> __device__ inline float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <> __device__ inline float to_f(__half x) { return __half2float(x); }
+template <typename T> __device__ inline T from_f(float x);
+template <> __device__ inline __nv_bfloat16 from_f(float x) { return __float2bfloat16(x); }
+template <> __device__ inline __half from_f(float x) { return __float2half(x); }
+
+__device__ inline float feature(int map, float x) {
+    switch (map) {
+        case CHELA_FEATURE_ELU1: return x > 0.f ? x + 1.f : __expf(x);
+        case CHELA_FEATURE_RELU: return fmaxf(x, 0.f);
+        case CHELA_FEATURE_SILU: return x / (1.f + __expf(-x));
         default: return x;
     }
 }
 
-// seg[b,h,s] holds the state contribution of segment s (from zero); replaced by the state at the
-// START of segment s. The state after the last segment goes to state_out.
-__global__ void segment_scan_kernel(float* seg, const float* state_in, float* state_out, int H, int nseg,
-                                    int seg_chunks, int64_t L, int64_t elems, const float* decay) {
-    const int bh = blockIdx.y;
-    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (i >= elems) return;
-    const int h = bh % H;
-    const float log2l = decay ? log2f(decay[h]) : 0.f;
-    float S = state_in ? state_in[int64_t(bh) * elems + i] : 0.f;
-    for (int sidx = 0; sidx < nseg; ++sidx) {
-        float* p = seg + (int64_t(bh) * nseg + sidx) * elems + i;
-        const float d = *p;
-        *p = S;
-        const int64_t len = std::min<int64_t>(int64_t(seg_chunks) * 64, L - int64_t(sidx) * seg_chunks * 64);
-        const float ln = (decay && log2l != 0.f) ? exp2f(log2l * float(len)) : 1.f;
-        S = S * ln + d;
-    }
-    if (state_out) state_out[int64_t(bh) * elems + i] = S;
-}
+template <typename T>
+struct Args {
+    const T* q;
+    const T* k;
+    const T* v;
+    T* out;            // written when out_f32 is null
+    float* out_f32;    // rmsnorm: unnormalised rows go here first
+    const float* decay;
+    const float* state_in;
+    float* state_out;
+    int L, e, f, H, dv;
+    float scale;
+    int fmap;
+};
 
-// out[row, :] *= rsqrt(sum(rowsq[row, :]) / f + eps) * g. One warp per row.
-template <class T>
-__global__ void rmsnorm_finish_kernel(T* out, const float* rowsq, const float* g, int64_t rows, int64_t f,
-                                      int nblk, float eps) {
-    const int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
-    const int lane = threadIdx.x % 32;
-    if (row >= rows) return;
-    float ss = 0.f;
-    for (int i = lane; i < nblk; i += 32) ss += rowsq[row * nblk + i];
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    const float r = rsqrtf(ss / float(f) + eps);
-    T* p = out + row * f;
-    for (int64_t c = lane; c < f; c += 32) p[c] = from_f<T>(to_f(p[c]) * r * g[c]);
-}
+template <int DK>
+struct Smem {
+    static constexpr size_t q = 0;
+    static constexpr size_t k = q + C * DK * 2;
+    static constexpr size_t kd = k + C * DK * 2;
+    static constexpr size_t v = kd + C * DK * 2;
+    static constexpr size_t s = v + C * NB * 2;
+    static constexpr size_t sb = s + DK * NB * 4;
+    static constexpr size_t a = sb + DK * NB * 2;
+    static constexpr size_t ab = a + C * C * 4;
+    static constexpr size_t o = ab + C * C * 2;
+    static constexpr size_t qs = o + C * NB * 4;
+    static constexpr size_t bytes = qs + C * NB * 4;
+};
 
-// fp32 path: recurrent form S_t = lambda S_{t-1} + k_t^T v_t, o_t = s q_t S_t, exact fp32 arithmetic.
-// CTA = (32 value columns, head, batch); 256 threads: lane = column, warp w holds rows w, w+8, ...
-constexpr int kSimtMaxDk = 256;
-__global__ void __launch_bounds__(256) simt_f32_kernel(const float* q, const float* k, const float* v, float* o,
-                                                       int64_t L, int H, int dk, int dv, int64_t e, int64_t f,
-                                                       float scale, const float* decay, int fm,
-                                                       const float* state_in, float* state_out,
-                                                       float* rowsq, int nblk) {
-    __shared__ float sq[2][kSimtMaxDk], sk[2][kSimtMaxDk], sv[2][32], part[8][33];
-    const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
-    const int h = blockIdx.y, b = blockIdx.z, col = blockIdx.x * 32 + lane;
-    const bool colok = col < dv;
-    const float lambda = decay ? decay[h] : 1.f;
-    float S[kSimtMaxDk / 8];
-    const int64_t sbase = (int64_t(b) * H + h) * int64_t(dk) * dv;
+// Copies rows [t0, t0+C) x `width` columns (from column col0 of rows of length `stride`) into
+// shared memory, 8 elements (16 bytes) per access, applying phi; rows past L become zeros.
+template <typename T>
+__device__ void load_rows(T* dst, const T* src, int t0, int L, int stride, int col0, int width, bool phi, int fmap) {
+    const int vecs = width / 8;
+    for (int idx = threadIdx.x; idx < C * vecs; idx += kThreads) {
+        const int r = idx / vecs, cv = idx % vecs;
+        uint4 raw = make_uint4(0, 0, 0, 0);
+        if (t0 + r < L) raw = *reinterpret_cast<const uint4*>(src + static_cast<size_t>(t0 + r) * stride + col0 + cv * 8);
+        if (phi && t0 + r < L) {
+            T* e8 = reinterpret_cast<T*>(&raw);
 #pragma unroll
-    for (int i = 0; i < kSimtMaxDk / 8; ++i) {
-        const int d = w + 8 * i;
-        S[i] = (state_in && d < dk && colok) ? state_in[sbase + int64_t(d) * dv + col] : 0.f;
-    }
-    for (int64_t t = 0; t < L; ++t) {
-        const int buf = int(t & 1);
-        const int64_t rq = (int64_t(b) * L + t) * e + int64_t(h) * dk;
-        for (int d = threadIdx.x; d < dk; d += 256) {
-            sq[buf][d] = feature_fn(fm, q[rq + d]);
-            sk[buf][d] = feature_fn(fm, k[rq + d]);
+            for (int i = 0; i < 8; ++i) e8[i] = from_f<T>(feature(fmap, to_f(e8[i])));
         }
-        if (threadIdx.x < 32) sv[buf][lane] = colok ? v[(int64_t(b) * L + t) * f + int64_t(h) * dv + col] : 0.f;
+        *reinterpret_cast<uint4*>(dst + r * width + cv * 8) = raw;
+    }
+}
+
+template <typename T, int DK>
+__global__ void __launch_bounds__(kThreads, 1) causal_forward(Args<T> args) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    using S = Smem<DK>;
+    T* sQ = reinterpret_cast<T*>(smem + S::q);
+    T* sK = reinterpret_cast<T*>(smem + S::k);
+    T* sKd = reinterpret_cast<T*>(smem + S::kd);
+    T* sV = reinterpret_cast<T*>(smem + S::v);
+    float* sS = reinterpret_cast<float*>(smem + S::s);
+    T* sSb = reinterpret_cast<T*>(smem + S::sb);
+    float* sA = reinterpret_cast<float*>(smem + S::a);
+    T* sAb = reinterpret_cast<T*>(smem + S::ab);
+    float* sO = reinterpret_cast<float*>(smem + S::o);
+    float* sQS = reinterpret_cast<float*>(smem + S::qs);
+
+    const int blk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int L = args.L, e = args.e, f = args.f;
+    const float log_lambda = args.decay ? __logf(args.decay[h]) : 0.f;
+    auto pw = [&](int n) { return args.decay ? __expf(static_cast<float>(n) * log_lambda) : 1.f; };
+
+    const T* q = args.q + static_cast<size_t>(b) * L * e;
+    const T* k = args.k + static_cast<size_t>(b) * L * e;
+    const T* v = args.v + static_cast<size_t>(b) * L * f;
+    const int qcol = h * DK, vcol = h * args.dv + blk * NB;
+    const size_t state_base = (static_cast<size_t>(b) * args.H + h) * DK * args.dv + blk * NB;
+
+    // Running state: from state_in or zeros.
+    for (int i = threadIdx.x; i < DK * NB; i += kThreads) {
+        const int r = i / NB, c = i % NB;
+        const float x = args.state_in ? args.state_in[state_base + static_cast<size_t>(r) * args.dv + c] : 0.f;
+        sS[i] = x;
+        sSb[i] = from_f<T>(x);
+    }
+
+    for (int t0 = 0; t0 < L; t0 += C) {
+        const int n = min(C, L - t0);
+        load_rows(sQ, q, t0, L, e, qcol, DK, args.fmap != CHELA_FEATURE_IDENTITY, args.fmap);
+        load_rows(sK, k, t0, L, e, qcol, DK, args.fmap != CHELA_FEATURE_IDENTITY, args.fmap);
+        load_rows(sV, v, t0, L, f, vcol, NB, false, 0);
         __syncthreads();
-        float acc = 0.f;
-#pragma unroll
-        for (int i = 0; i < kSimtMaxDk / 8; ++i) {
-            const int d = w + 8 * i;
-            if (d < dk) {
-                S[i] = lambda * S[i] + sk[buf][d] * sv[buf][lane];
-                acc += sq[buf][d] * S[i];
+
+        // Scores for this warp's 16 rows: sA = sQ sK^T.
+        const int r0 = warp * 16;
+        for (int jt = 0; jt < C / 16; ++jt) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::fill_fragment(acc, 0.f);
+            for (int kk = 0; kk < DK / 16; ++kk) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> fb;
+                wmma::load_matrix_sync(fa, sQ + r0 * DK + kk * 16, DK);
+                wmma::load_matrix_sync(fb, sK + jt * 16 * DK + kk * 16, DK);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(sA + r0 * C + jt * 16, acc, C, wmma::mem_row_major);
+        }
+        __syncwarp();
+        // Causal decay mask and scale, rounded to T for the next product.
+        for (int x = lane; x < 16 * C; x += 32) {
+            const int i = r0 + x / C, j = x % C;
+            const float w = (j <= i && t0 + j < L) ? args.scale * pw(i - j) * sA[i * C + j] : 0.f;
+            sAb[i * C + j] = from_f<T>(w);
+        }
+        __syncwarp();
+        // O = A V and QS = Q S for this warp's rows.
+        for (int ct = 0; ct < NB / 16; ++ct) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::fill_fragment(acc, 0.f);
+            for (int kk = 0; kk < C / 16; ++kk) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+                wmma::load_matrix_sync(fa, sAb + r0 * C + kk * 16, C);
+                wmma::load_matrix_sync(fb, sV + kk * 16 * NB + ct * 16, NB);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(sO + r0 * NB + ct * 16, acc, NB, wmma::mem_row_major);
+            wmma::fill_fragment(acc, 0.f);
+            for (int kk = 0; kk < DK / 16; ++kk) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+                wmma::load_matrix_sync(fa, sQ + r0 * DK + kk * 16, DK);
+                wmma::load_matrix_sync(fb, sSb + kk * 16 * NB + ct * 16, NB);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(sQS + r0 * NB + ct * 16, acc, NB, wmma::mem_row_major);
+        }
+        __syncwarp();
+        for (int x = lane; x < 16 * NB; x += 32) {
+            const int i = r0 + x / NB, c = x % NB;
+            if (t0 + i >= L) continue;
+            const float val = sO[i * NB + c] + args.scale * pw(i + 1) * sQS[i * NB + c];
+            const size_t at = (static_cast<size_t>(b) * L + t0 + i) * f + vcol + c;
+            if (args.out_f32) args.out_f32[at] = val;
+            else args.out[at] = from_f<T>(val);
+        }
+        __syncthreads();  // every warp is done with sSb and sK before the state update
+
+        // Decayed keys: K_d[j] = phi(k_j) lambda^{n-1-j} (rows >= n are zeros already).
+        for (int x = threadIdx.x; x < C * DK; x += kThreads) {
+            const int j = x / DK;
+            sKd[x] = j < n ? from_f<T>(to_f(sK[x]) * pw(n - 1 - j)) : from_f<T>(0.f);
+        }
+        __syncthreads();
+        // S = lambda^n S + K_d^T V: warp owns DK/4 rows of S.
+        const float decay_n = pw(n);
+        for (int rt = 0; rt < DK / 64; ++rt) {
+            const int sr = warp * (DK / 4) + rt * 16;
+            for (int ct = 0; ct < NB / 16; ++ct) {
+                wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+                wmma::load_matrix_sync(acc, sS + sr * NB + ct * 16, NB, wmma::mem_row_major);
+                for (int i = 0; i < acc.num_elements; ++i) acc.x[i] *= decay_n;
+                for (int kk = 0; kk < C / 16; ++kk) {
+                    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> fa;
+                    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+                    wmma::load_matrix_sync(fa, sKd + kk * 16 * DK + sr, DK);
+                    wmma::load_matrix_sync(fb, sV + kk * 16 * NB + ct * 16, NB);
+                    wmma::mma_sync(acc, fa, fb, acc);
+                }
+                wmma::store_matrix_sync(sS + sr * NB + ct * 16, acc, NB, wmma::mem_row_major);
             }
         }
-        part[w][lane] = acc;
         __syncthreads();
-        if (w == 0) {
-            float x = 0.f;
-#pragma unroll
-            for (int j = 0; j < 8; ++j) x += part[j][lane];
-            x *= scale;
-            if (colok) o[(int64_t(b) * L + t) * f + int64_t(h) * dv + col] = x;
-            if (rowsq) {
-                float ss = colok ? x * x : 0.f;
-                for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
-                if (lane == 0) rowsq[(int64_t(b) * L + t) * nblk + h * (nblk / H) + blockIdx.x] = ss;
-            }
-        }
-        // part[] is rewritten two syncs later, sq/sk/sv use the other buffer next step: one sync suffices
+        for (int i = threadIdx.x; i < DK * NB; i += kThreads) sSb[i] = from_f<T>(sS[i]);
+        __syncthreads();
     }
-    if (state_out) {
-#pragma unroll
-        for (int i = 0; i < kSimtMaxDk / 8; ++i) {
-            const int d = w + 8 * i;
-            if (d < dk && colok) state_out[sbase + int64_t(d) * dv + col] = S[i];
+    if (args.state_out) {
+        for (int i = threadIdx.x; i < DK * NB; i += kThreads) {
+            const int r = i / NB, c = i % NB;
+            args.state_out[state_base + static_cast<size_t>(r) * args.dv + c] = sS[i];
         }
     }
 }
 
-int sm_count() {
-    static std::mutex mu;
-    static int cache[64] = {0};
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess) check_launch("cudaGetDevice");
-    std::lock_guard<std::mutex> lock(mu);
-    if (dev >= 0 && dev < 64 && cache[dev] > 0) return cache[dev];
-    int n = 0;
-    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
-    if (dev >= 0 && dev < 64) cache[dev] = n;
-    return n;
-}
-
-Plan make_plan(const LinearAttentionParams& p) {
-    if (p.B < 1 || p.L < 0 || p.H < 1 || p.e < 1 || p.f < 1)
-        fail(CHELA_ERR_SHAPE, "linear attention (cuda): bad sizes B=", p.B, " L=", p.L, " H=", p.H, " e=", p.e, " f=", p.f);
-    if (p.e % p.H != 0 || p.f % p.H != 0)
-        fail(CHELA_ERR_SHAPE, "linear attention (cuda): n_heads ", p.H, " must divide e=", p.e, " and f=", p.f);
-    Plan pl;
-    pl.dk = int(p.e / p.H);
-    pl.dv = int(p.f / p.H);
-    if (!p.causal) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): bidirectional is not implemented yet");
-    if (p.attn_norm == CHELA_ATTN_NORM_DENOMINATOR)
-        fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): attn_norm=denominator is not implemented yet");
-    if (p.attn_norm != CHELA_ATTN_NORM_NONE && p.attn_norm != CHELA_ATTN_NORM_RMSNORM)
-        fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): bad attn_norm ", p.attn_norm);
-    if (p.feature_map < 0 || p.feature_map > 3)
-        fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): bad feature_map ", p.feature_map);
-    if (p.attn_norm == CHELA_ATTN_NORM_RMSNORM && p.norm_weight == nullptr)
-        fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): rmsnorm needs norm_weight");
-    if (pl.dk > 256) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): dk=", pl.dk, " > 256");
-    if (p.dtype == CHELA_DTYPE_F32) {
-        pl.DK = pl.DVB = 0;
-        pl.dvblocks = (pl.dv + 31) / 32;
-        pl.nseg = 1;
-    } else if (p.dtype == CHELA_DTYPE_BF16 || p.dtype == CHELA_DTYPE_F16) {
-        if (pl.dk % 8 != 0 || pl.dv % 8 != 0)
-            fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): dk=", pl.dk, " and dv=", pl.dv,
-                 " must be multiples of 8 for bf16/f16");
-        tc_tiles(pl.dk, &pl.DK, &pl.DVB);
-        pl.dvblocks = (pl.dv + pl.DVB - 1) / pl.DVB;
-        const int64_t nchunks = std::max<int64_t>(1, (p.L + 63) / 64);
-        if (nchunks > (int64_t(1) << 30)) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): L too long");
-        int nseg = p.segments;
-        if (nseg <= 0) {
-            // Fill the chip: about two CTAs per SM; a segment keeps >= 16 chunks so the pre-pass
-            // (which re-reads k and v) stays small against the main pass.
-            const int64_t base = p.B * p.H * int64_t(pl.dvblocks);
-            const int64_t want = 2 * int64_t(sm_count());
-            nseg = int(std::max<int64_t>(1, std::min<int64_t>((want + base - 1) / base, nchunks / 16)));
-        }
-        int seg_chunks = int((nchunks + nseg - 1) / nseg);
-        nseg = int((nchunks + seg_chunks - 1) / seg_chunks);  // no empty segment
-        pl.nseg = nseg;
-        pl.seg_chunks = seg_chunks;
-        if (p.B * nseg > 65535 || p.H > 65535)
-            fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): grid too large (B*segments=", p.B * nseg, ")");
-    } else {
-        fail(CHELA_ERR_DTYPE, "linear attention (cuda): dtype ", p.dtype, " not supported (f32, bf16, f16)");
+// RMSNorm over rows of width f (f32 in) times weight, written as T.
+template <typename T>
+__global__ void rms_rows(const float* in, const float* w, int f, float eps, T* out) {
+    const size_t row = blockIdx.x;
+    const float* x = in + row * f;
+    float s2 = 0.f;
+    for (int c = threadIdx.x; c < f; c += blockDim.x) s2 += x[c] * x[c];
+    __shared__ float part[32];
+    for (int o = 16; o > 0; o >>= 1) s2 += __shfl_xor_sync(0xffffffffu, s2, o);
+    if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = s2;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        s2 = threadIdx.x < blockDim.x / 32 ? part[threadIdx.x] : 0.f;
+        for (int o = 16; o > 0; o >>= 1) s2 += __shfl_xor_sync(0xffffffffu, s2, o);
+        if (threadIdx.x == 0) part[0] = s2;
     }
-    if (pl.nseg > 1) pl.ws_seg = size_t(p.B) * p.H * pl.nseg * size_t(pl.dk) * pl.dv * sizeof(float);
-    if (p.attn_norm == CHELA_ATTN_NORM_RMSNORM) pl.ws_rowsq = size_t(p.B) * p.L * p.H * pl.dvblocks * sizeof(float);
-    return pl;
+    __syncthreads();
+    const float inv = rsqrtf(part[0] / static_cast<float>(f) + eps);
+    for (int c = threadIdx.x; c < f; c += blockDim.x) out[row * f + c] = from_f<T>(x[c] * inv * w[c]);
 }
 
-size_t align256(size_t n) { return (n + 255) / 256 * 256; }
+void check(cudaError_t err, const char* what) {
+    if (err != cudaSuccess) {
+        (void)cudaGetLastError();
+        fail(CHELA_ERR_DEVICE, "linear_attention (CUDA): ", what, ": ", cudaGetErrorString(err));
+    }
+}
+
+template <typename T, int DK>
+void launch(cudaStream_t stream, const cpu::LinearAttentionParams& p, const void* q, const void* k, const void* v,
+            const float* state_in, void* out, float* state_out, float* workspace) {
+    Args<T> a;
+    a.q = static_cast<const T*>(q);
+    a.k = static_cast<const T*>(k);
+    a.v = static_cast<const T*>(v);
+    a.out = static_cast<T*>(out);
+    a.out_f32 = workspace;
+    a.decay = p.decay;
+    a.state_in = state_in;
+    a.state_out = state_out;
+    a.L = static_cast<int>(p.L);
+    a.e = static_cast<int>(p.e);
+    a.f = static_cast<int>(p.f);
+    a.H = p.H;
+    a.dv = static_cast<int>(p.f / p.H);
+    a.scale = p.scale;
+    a.fmap = p.feature_map;
+    const size_t smem = Smem<DK>::bytes;
+    check(cudaFuncSetAttribute(causal_forward<T, DK>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+          "cudaFuncSetAttribute");
+    const dim3 grid(static_cast<unsigned>(a.dv / NB), static_cast<unsigned>(p.H), static_cast<unsigned>(p.B));
+    causal_forward<T, DK><<<grid, kThreads, smem, stream>>>(a);
+    check(cudaGetLastError(), "kernel launch");
+    if (workspace) {
+        rms_rows<T><<<static_cast<unsigned>(p.B * p.L), 256, 0, stream>>>(workspace, p.norm_weight, a.f, p.eps,
+                                                                       static_cast<T*>(out));
+        check(cudaGetLastError(), "rmsnorm launch");
+    }
+}
 
 }  // namespace
-}  // namespace la
 
-size_t linear_attention_workspace_bytes(const LinearAttentionParams& p) {
-    la::Plan pl = la::make_plan(p);
-    return la::align256(pl.ws_seg) + la::align256(pl.ws_rowsq);
+bool supports(const cpu::LinearAttentionParams& p, int dtype, const char** why) {
+    const int64_t dk = p.e / p.H, dv = p.f / p.H;
+    if (!p.causal) return *why = "bidirectional attention is not in the CUDA kernel yet", false;
+    if (dtype != CHELA_DTYPE_BF16 && dtype != CHELA_DTYPE_F16) return *why = "the CUDA kernel takes bf16 or f16 q/k/v/out", false;
+    if (dk != 64 && dk != 128) return *why = "the CUDA kernel needs e/H in {64, 128}", false;
+    if (dv % NB != 0) return *why = "the CUDA kernel needs f/H to be a multiple of 64", false;
+    if (p.attn_norm == CHELA_ATTN_NORM_DENOMINATOR) return *why = "denominator normalisation is not in the CUDA kernel yet", false;
+    if (p.L >= (int64_t{1} << 31) / p.f) return *why = "sequence too long for 32-bit row indexing", false;
+    return true;
 }
 
-void linear_attention(const LinearAttentionParams& p, const void* q, const void* k, const void* v,
-                      const float* state_in, const float* ksum_in, void* out, float* state_out,
-                      float* ksum_out, void* workspace, size_t workspace_bytes, void* stream_) {
-    using namespace la;
-    Plan pl = make_plan(p);
-    if (!q || !k || !v || !out) fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): null q/k/v/out");
-    if (ksum_in || ksum_out)
-        fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): ksum is for attn_norm=denominator only");
-    if (p.dtype != CHELA_DTYPE_F32) {
-        for (const void* ptr : {q, k, v, static_cast<const void*>(out)})
-            if (reinterpret_cast<uintptr_t>(ptr) % 16 != 0)
-                fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): bf16/f16 tensors must be 16-byte aligned");
+void linear_attention(int device, void* stream_ptr, const cpu::LinearAttentionParams& p, int dtype, const void* q,
+                      const void* k, const void* v, const float* state_in, void* out, float* state_out) {
+    const char* why = nullptr;
+    if (!supports(p, dtype, &why)) fail(CHELA_ERR_UNSUPPORTED, "linear_attention (CUDA): ", why);
+    check(cudaSetDevice(device), "cudaSetDevice");
+    auto stream = static_cast<cudaStream_t>(stream_ptr);
+    float* workspace = nullptr;
+    if (p.attn_norm == CHELA_ATTN_NORM_RMSNORM)
+        check(cudaMallocAsync(reinterpret_cast<void**>(&workspace), sizeof(float) * p.B * p.L * p.f, stream),
+              "cudaMallocAsync");
+    const int64_t dk = p.e / p.H;
+    if (dtype == CHELA_DTYPE_BF16) {
+        if (dk == 64) launch<__nv_bfloat16, 64>(stream, p, q, k, v, state_in, out, state_out, workspace);
+        else launch<__nv_bfloat16, 128>(stream, p, q, k, v, state_in, out, state_out, workspace);
+    } else {
+        if (dk == 64) launch<__half, 64>(stream, p, q, k, v, state_in, out, state_out, workspace);
+        else launch<__half, 128>(stream, p, q, k, v, state_in, out, state_out, workspace);
     }
-    cudaStream_t stream = static_cast<cudaStream_t>(stream_);
-    const size_t need = align256(pl.ws_seg) + align256(pl.ws_rowsq);
-    void* ws = workspace;
-    bool owned = false;
-    if (need > 0 && ws == nullptr) {
-        if (cudaMallocAsync(&ws, need, stream) != cudaSuccess) check_launch("linear attention: workspace cudaMallocAsync");
-        owned = true;
-    } else if (need > workspace_bytes) {
-        fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): workspace of ", workspace_bytes, " bytes, need ", need);
-    }
-    float* seg = pl.ws_seg ? static_cast<float*>(ws) : nullptr;
-    float* rowsq = pl.ws_rowsq ? reinterpret_cast<float*>(static_cast<char*>(ws) + align256(pl.ws_seg)) : nullptr;
-    auto release = [&] {
-        if (owned) cudaFreeAsync(ws, stream);
-        owned = false;
-    };
-    try {
-        if (p.L == 0) {
-            // nothing to compute; the state passes through
-            const size_t sbytes = size_t(p.B) * p.H * size_t(pl.dk) * pl.dv * sizeof(float);
-            if (state_out && state_out != state_in) {
-                cudaError_t err = state_in ? cudaMemcpyAsync(state_out, state_in, sbytes, cudaMemcpyDeviceToDevice, stream)
-                                           : cudaMemsetAsync(state_out, 0, sbytes, stream);
-                if (err != cudaSuccess) check_launch("linear attention: state copy");
-            }
-        } else if (p.dtype == CHELA_DTYPE_F32) {
-            dim3 grid(pl.dvblocks, p.H, unsigned(p.B));
-            simt_f32_kernel<<<grid, 256, 0, stream>>>(
-                static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
-                static_cast<float*>(out), p.L, p.H, pl.dk, pl.dv, p.e, p.f, p.scale, p.decay, p.feature_map,
-                state_in, state_out, rowsq, p.H * pl.dvblocks);
-            check_launch("linear attention (fp32)");
-        } else {
-            Launch l{};
-            l.p = &p;
-            l.plan = &pl;
-            l.q = q;
-            l.k = k;
-            l.v = v;
-            l.o = out;
-            l.state_out = state_out;
-            l.rowsq = rowsq;
-            l.stream = stream;
-            auto tc = p.dtype == CHELA_DTYPE_BF16 ? launch_tc_bf16 : launch_tc_f16;
-            if (pl.nseg > 1) {
-                l.seg_state = seg;
-                tc(l, true);
-                const int64_t elems = int64_t(pl.dk) * pl.dv;
-                dim3 grid(unsigned((elems + 255) / 256), unsigned(p.B * p.H));
-                segment_scan_kernel<<<grid, 256, 0, stream>>>(seg, state_in, state_out, p.H, pl.nseg,
-                                                              pl.seg_chunks, p.L, elems, p.decay);
-                check_launch("linear attention (segment scan)");
-                l.state_init = seg;
-                l.init_nseg = pl.nseg;
-            } else {
-                l.state_init = state_in;
-                l.init_nseg = 1;
-            }
-            tc(l, false);
-        }
-        if (p.attn_norm == CHELA_ATTN_NORM_RMSNORM && p.L > 0) {
-            const int64_t rows = p.B * p.L;
-            const int nblk = p.H * pl.dvblocks;
-            dim3 grid(unsigned((rows + 7) / 8));
-            if (p.dtype == CHELA_DTYPE_F32)
-                rmsnorm_finish_kernel<float><<<grid, 256, 0, stream>>>(static_cast<float*>(out), rowsq, p.norm_weight,
-                                                                      rows, p.f, nblk, p.eps);
-            else if (p.dtype == CHELA_DTYPE_BF16)
-                rmsnorm_finish_kernel<__nv_bfloat16><<<grid, 256, 0, stream>>>(
-                    static_cast<__nv_bfloat16*>(out), rowsq, p.norm_weight, rows, p.f, nblk, p.eps);
-            else
-                rmsnorm_finish_kernel<__half><<<grid, 256, 0, stream>>>(static_cast<__half*>(out), rowsq,
-                                                                       p.norm_weight, rows, p.f, nblk, p.eps);
-            check_launch("linear attention (rmsnorm)");
-        }
-    } catch (...) {
-        release();
-        throw;
-    }
-    release();
+    if (workspace) check(cudaFreeAsync(workspace, stream), "cudaFreeAsync");
 }
 
 }  // namespace chela::cuda

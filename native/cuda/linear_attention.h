@@ -1,53 +1,18 @@
-// CUDA tiled ("flash") linear attention forward: the host-side interface of the CUDA backend.
-//
-// No CUDA type appears here: streams travel as void* (a cudaStream_t, nullptr = the legacy default
-// stream) so that host code that includes this header needs no CUDA headers. All pointers are DEVICE
-// pointers. Errors are thrown as chela::Error (CHELA_ERR_* + message), like the rest of libchela; the
-// C entry points convert them with chela::guard().
-//
-// Semantics are those of chela_linear_attention (chela.h) and chela::cpu::linear_attention:
-//   q, k: [B, L, e] (e = H*dk, head h = columns h*dk .. h*dk+dk-1, i.e. [B, L, H, dk])
-//   v, out: [B, L, f] (f = H*dv)            decay: [H] f32 in (0,1] or null
-//   state_in / state_out: [B, H, dk, dv] f32 or null (may alias); norm_weight: [f] f32 (rmsnorm)
-//
-// Implemented (see docs/gpu.md for the design and what is left):
-//   dtypes bf16 / f16 -> tensor-core kernel (mma.sync m16n8k16, fp32 accumulation, C = 64),
-//          f32        -> SIMT fp32 kernel (recurrent form, exact fp32 arithmetic; correctness path);
-//   causal; per-head decay; feature maps identity/elu1/relu/silu; attn_norm none/rmsnorm;
-//   state in/out; any L >= 1; dk a multiple of 8 up to 256; dv a multiple of 8.
-// Not yet (CHELA_ERR_UNSUPPORTED): bidirectional, attn_norm denominator (ksum in/out), out dtype
-// different from the input dtype.
+// CUDA tiled linear attention (forward). Host-callable, no CUDA types: pointers are device memory.
 #pragma once
 
-#include <chela/chela.h>
-
-#include <cstddef>
-#include <cstdint>
+#include "cpu/linear_attention.h"
 
 namespace chela::cuda {
 
-struct LinearAttentionParams {
-    int64_t B = 0, L = 0, e = 0, f = 0;
-    int H = 1;
-    bool causal = true;
-    int feature_map = 0;  // chela_feature_map
-    int attn_norm = 0;    // chela_attn_norm
-    float scale = 1.0f;
-    float eps = 1e-5f;
-    int chunk = 0;                       // ignored: the CUDA kernel tiles by 64 (any C = same result)
-    const float* decay = nullptr;        // device [H] or null (lambda = 1)
-    const float* norm_weight = nullptr;  // device [f] for rmsnorm
-    int dtype = CHELA_DTYPE_BF16;        // of q, k, v and out (chela_dtype)
-    int segments = 0;                    // 0 = automatic; >= 1 forces that many L-segments (tests)
-};
+// What this kernel generation covers (checked by the C entry point, which reports the rest as
+// CHELA_ERR_UNSUPPORTED on CUDA): causal; bf16 or f16 q/k/v/out; e/H in {64, 128}; f/H a multiple
+// of 64; attn_norm none or rmsnorm; any feature map; per-head decay; state in/out.
+bool supports(const cpu::LinearAttentionParams& p, int dtype, const char** why);
 
-// Device scratch the call needs (segment states, rmsnorm partial sums); 0 when none. Pass at least
-// this much as `workspace`, or workspace = nullptr to let the call allocate it stream-ordered.
-size_t linear_attention_workspace_bytes(const LinearAttentionParams& p);
-
-// Validates and enqueues the forward on `stream`. Does not synchronize.
-void linear_attention(const LinearAttentionParams& p, const void* q, const void* k, const void* v,
-                      const float* state_in, const float* ksum_in, void* out, float* state_out,
-                      float* ksum_out, void* workspace, size_t workspace_bytes, void* stream);
+// p.decay and p.norm_weight are device pointers (f32) or null. state_in/state_out: device f32
+// [B,H,e/H,f/H] or null.
+void linear_attention(int device, void* stream, const cpu::LinearAttentionParams& p, int dtype, const void* q,
+                      const void* k, const void* v, const float* state_in, void* out, float* state_out);
 
 }  // namespace chela::cuda

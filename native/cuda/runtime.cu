@@ -5,85 +5,69 @@
 #include <cuda_runtime.h>
 
 namespace chela::cuda {
+
 namespace {
 
-[[noreturn]] void throw_cuda(cudaError_t err, const char* what) {
-    cudaGetLastError();  // clear a sticky-free error so the next call starts clean
-    fail(err == cudaErrorMemoryAllocation ? CHELA_ERR_OUT_OF_MEMORY : CHELA_ERR_DEVICE, "cuda: ", what, ": ",
-         cudaGetErrorName(err), " (", cudaGetErrorString(err), ")");
-}
-inline void check(cudaError_t err, const char* what) {
-    if (err != cudaSuccess) throw_cuda(err, what);
-}
-cudaMemcpyKind kind_of(CopyKind k) {
-    switch (k) {
-        case CopyKind::HostToDevice: return cudaMemcpyHostToDevice;
-        case CopyKind::DeviceToHost: return cudaMemcpyDeviceToHost;
-        case CopyKind::DeviceToDevice: return cudaMemcpyDeviceToDevice;
-        default: return cudaMemcpyDefault;
+void ok(cudaError_t err, const char* what) {
+    if (err != cudaSuccess) {
+        (void)cudaGetLastError();  // clear the sticky-free error so later calls are not blamed
+        fail(CHELA_ERR_DEVICE, what, ": ", cudaGetErrorName(err), ": ", cudaGetErrorString(err));
     }
 }
 
 }  // namespace
 
-int device_count() noexcept {
+int device_count() {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        cudaGetLastError();
+        (void)cudaGetLastError();
         return 0;
     }
     return n;
 }
 
-std::string device_name(int index) {
-    cudaDeviceProp prop{};
-    check(cudaGetDeviceProperties(&prop, index), "cudaGetDeviceProperties");
-    return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
-           std::to_string(prop.multiProcessorCount) + " SMs)";
-}
-
-void set_device(int index) { check(cudaSetDevice(index), "cudaSetDevice"); }
-
-void* malloc_device(size_t bytes) {
-    if (bytes == 0) return nullptr;
-    void* p = nullptr;
-    check(cudaMalloc(&p, bytes), "cudaMalloc");
-    return p;
-}
-void free_device(void* p) noexcept {
-    if (p) cudaFree(p);
-}
-void* malloc_async(size_t bytes, void* stream) {
-    if (bytes == 0) return nullptr;
-    void* p = nullptr;
-    check(cudaMallocAsync(&p, bytes, static_cast<cudaStream_t>(stream)), "cudaMallocAsync");
-    return p;
-}
-void free_async(void* p, void* stream) noexcept {
-    if (p) cudaFreeAsync(p, static_cast<cudaStream_t>(stream));
-}
-
-void copy(void* dst, const void* src, size_t bytes, CopyKind kind) {
-    if (bytes) check(cudaMemcpy(dst, src, bytes, kind_of(kind)), "cudaMemcpy");
-}
-void copy_async(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) {
-    if (bytes) check(cudaMemcpyAsync(dst, src, bytes, kind_of(kind), static_cast<cudaStream_t>(stream)), "cudaMemcpyAsync");
-}
-void memset_async(void* dst, int value, size_t bytes, void* stream) {
-    if (bytes) check(cudaMemsetAsync(dst, value, bytes, static_cast<cudaStream_t>(stream)), "cudaMemsetAsync");
-}
-
-void* stream_create() {
+void* create_stream(int device) {
+    const int n = device_count();
+    if (device < 0 || device >= n)
+        fail(CHELA_ERR_INVALID_ARGUMENT, "device_index: ", device, " is outside [0, ", n, ") (CUDA devices present)");
+    ok(cudaSetDevice(device), "cudaSetDevice");
     cudaStream_t s = nullptr;
-    check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+    ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
     return s;
 }
-void stream_destroy(void* s) noexcept {
-    if (s) cudaStreamDestroy(static_cast<cudaStream_t>(s));
-}
-void stream_synchronize(void* s) { check(cudaStreamSynchronize(static_cast<cudaStream_t>(s)), "cudaStreamSynchronize"); }
-void device_synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
-void check_last_error(const char* what) { check(cudaGetLastError(), what); }
+void destroy_stream(int device, void* stream) {
+    ok(cudaSetDevice(device), "cudaSetDevice");
+    ok(cudaStreamDestroy(static_cast<cudaStream_t>(stream)), "cudaStreamDestroy");
+}
+
+void synchronize(int device, void* stream) {
+    ok(cudaSetDevice(device), "cudaSetDevice");
+    ok(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)), "cudaStreamSynchronize");
+}
+
+void* malloc_device(int device, size_t bytes) {
+    ok(cudaSetDevice(device), "cudaSetDevice");
+    void* p = nullptr;
+    const cudaError_t err = cudaMalloc(&p, bytes ? bytes : 1);
+    if (err == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        fail(CHELA_ERR_OUT_OF_MEMORY, "cudaMalloc of ", bytes, " bytes on device ", device);
+    }
+    ok(err, "cudaMalloc");
+    return p;
+}
+
+void free_device(int device, void* ptr) {
+    ok(cudaSetDevice(device), "cudaSetDevice");
+    ok(cudaFree(ptr), "cudaFree");
+}
+
+void copy(int device, void* stream, void* dst, const void* src, size_t bytes) {
+    ok(cudaSetDevice(device), "cudaSetDevice");
+    auto s = static_cast<cudaStream_t>(stream);
+    ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s), "cudaMemcpyAsync");
+    ok(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+}
 
 }  // namespace chela::cuda

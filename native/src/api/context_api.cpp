@@ -3,6 +3,10 @@
 #include "core/error.h"
 #include "core/tensor.h"
 
+#ifdef CHELA_WITH_CUDA
+#include "cuda/runtime.h"
+#endif
+
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -49,11 +53,14 @@ int32_t chela_backend_available(int32_t device) {
     return 0;
 }
 
-#ifndef CHELA_WITH_CUDA
 chela_status chela_cuda_device_count(int32_t* count) {
     return guard([&] {
         if (count == nullptr) fail(CHELA_ERR_INVALID_ARGUMENT, "count: pointer is null");
+#ifdef CHELA_WITH_CUDA
+        *count = cuda::device_count();
+#else
         *count = 0;
+#endif
     });
 }
 
@@ -61,11 +68,19 @@ chela_status chela_context_create_cuda(int32_t device_index, chela_context** out
     return guard([&] {
         if (out == nullptr) fail(CHELA_ERR_INVALID_ARGUMENT, "out: pointer is null");
         *out = nullptr;
+#ifdef CHELA_WITH_CUDA
+        auto ctx = std::make_unique<chela_context>();
+        ctx->device = CHELA_DEVICE_CUDA;
+        ctx->device_index = device_index;
+        ctx->pool = std::make_unique<ThreadPool>(1);
+        ctx->stream = cuda::create_stream(device_index);
+        *out = ctx.release();
+#else
         fail(CHELA_ERR_UNSUPPORTED, "CUDA backend not built into this libchela (device ",
              device_index, " requested); rebuild with nvcc and CUTLASS");
+#endif
     });
 }
-#endif
 
 chela_status chela_context_create_cpu(int32_t threads, chela_context** out) {
     return guard([&] {
@@ -87,6 +102,9 @@ chela_status chela_context_destroy(chela_context* ctx) {
         if (ctx->live_models.load() != 0)
             fail(CHELA_ERR_INVALID_ARGUMENT, "ctx: ", ctx->live_models.load(),
                  " model(s) loaded in this context are still alive; destroy them first");
+#ifdef CHELA_WITH_CUDA
+        if (ctx->stream) cuda::destroy_stream(ctx->device_index, ctx->stream);
+#endif
         delete ctx;
     });
 }
@@ -108,7 +126,14 @@ chela_status chela_context_threads(const chela_context* ctx, int32_t* threads) {
 }
 
 chela_status chela_context_synchronize(chela_context* ctx) {
-    return guard([&] { check_context(ctx); });
+    return guard([&] {
+        chela_context& c = check_context(ctx);
+#ifdef CHELA_WITH_CUDA
+        if (c.device == CHELA_DEVICE_CUDA) cuda::synchronize(c.device_index, c.stream);
+#else
+        (void)c;
+#endif
+    });
 }
 
 chela_status chela_tensor_allocate(chela_context* ctx, int32_t dtype, int32_t rank,
@@ -128,10 +153,13 @@ chela_status chela_tensor_allocate(chela_context* ctx, int32_t dtype, int32_t ra
                 fail(CHELA_ERR_SHAPE, "shape: too many elements");
             n *= shape[i];
         }
-        if (c.device != CHELA_DEVICE_CPU)
-            fail(CHELA_ERR_UNSUPPORTED, "tensor_allocate: device memory needs the CUDA backend");
         const size_t bytes = static_cast<size_t>(n) * chela_dtype_size(dtype);
-        void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+        void* p = nullptr;
+#ifdef CHELA_WITH_CUDA
+        if (c.device == CHELA_DEVICE_CUDA) p = cuda::malloc_device(c.device_index, bytes);
+        else
+#endif
+            p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
         if (p == nullptr) fail(CHELA_ERR_OUT_OF_MEMORY, "tensor_allocate: ", bytes, " bytes");
         t->data = p;
         t->dtype = dtype;
@@ -143,26 +171,42 @@ chela_status chela_tensor_allocate(chela_context* ctx, int32_t dtype, int32_t ra
 
 chela_status chela_tensor_release(chela_context* ctx, chela_tensor* t) {
     return guard([&] {
-        check_context(ctx);
+        chela_context& c = check_context(ctx);
         if (t == nullptr) return;
-        if (t->device != CHELA_DEVICE_CPU)
-            fail(CHELA_ERR_UNSUPPORTED, "tensor_release: device memory needs the CUDA backend");
-        std::free(t->data);
+        if (t->device != c.device)
+            fail(CHELA_ERR_INVALID_ARGUMENT, "t: tensor was not allocated by a context of this device");
+#ifdef CHELA_WITH_CUDA
+        if (t->device == CHELA_DEVICE_CUDA) cuda::free_device(c.device_index, t->data);
+        else
+#endif
+            std::free(t->data);
         t->data = nullptr;
     });
 }
 
 chela_status chela_tensor_copy(chela_context* ctx, const chela_tensor* src, chela_tensor* dst) {
     return guard([&] {
-        check_context(ctx);
+        chela_context& c = check_context(ctx);
         if (src == nullptr) fail(CHELA_ERR_INVALID_ARGUMENT, "src: tensor is null");
         if (dst == nullptr) fail(CHELA_ERR_INVALID_ARGUMENT, "dst: tensor is null");
         const unsigned all = kFloats | kI32 | kI64;
-        check_tensor_rank(src, "src", all, src->rank >= 0 && src->rank <= CHELA_MAX_RANK ? src->rank : -1);
-        check_tensor_rank(dst, "dst", 1u << src->dtype, src->rank);
+        // Host<->device copies need a CUDA context; a CPU context copies host to host.
+        auto placement = [&](const chela_tensor* t) {
+            return c.device == CHELA_DEVICE_CUDA && t->device != CHELA_DEVICE_CPU ? CHELA_DEVICE_CUDA : CHELA_DEVICE_CPU;
+        };
+        const int32_t src_dev = placement(src), dst_dev = placement(dst);
+        check_tensor_rank(src, "src", all, src->rank >= 0 && src->rank <= CHELA_MAX_RANK ? src->rank : -1, src_dev);
+        check_tensor_rank(dst, "dst", 1u << src->dtype, src->rank, dst_dev);
         for (int i = 0; i < src->rank; ++i)
             check_extent(*dst, "dst", i, src->shape[i], "must match src");
-        std::memmove(dst->data, src->data, static_cast<size_t>(numel(*src)) * chela_dtype_size(src->dtype));
+        const size_t bytes = static_cast<size_t>(numel(*src)) * chela_dtype_size(src->dtype);
+#ifdef CHELA_WITH_CUDA
+        if (c.device == CHELA_DEVICE_CUDA) {
+            cuda::copy(c.device_index, c.stream, dst->data, src->data, bytes);
+            return;
+        }
+#endif
+        std::memmove(dst->data, src->data, bytes);
     });
 }
 

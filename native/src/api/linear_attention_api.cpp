@@ -5,7 +5,13 @@
 #include "core/tensor.h"
 #include "cpu/linear_attention.h"
 
+#ifdef CHELA_WITH_CUDA
+#include "cuda/linear_attention.h"
+#include "cuda/runtime.h"
+#endif
+
 #include <cmath>
+#include <vector>
 
 using namespace chela;
 
@@ -62,14 +68,13 @@ extern "C" chela_status chela_linear_attention(chela_context* ctx, const chela_t
     return guard([&] {
         chela_context& c = check_context(ctx);
         check_options(opts);
-        if (c.device != CHELA_DEVICE_CPU)
-            fail(CHELA_ERR_UNSUPPORTED, "ctx: linear attention on this device is not built yet");
-        const chela_tensor& qt = check_tensor(q, "q", kFloats, {kAny, kAny, kAny});
+        const int32_t dev = c.device;
+        const chela_tensor& qt = check_tensor(q, "q", kFloats, {kAny, kAny, kAny}, dev);
         const int64_t B = qt.shape[0], L = qt.shape[1], e = qt.shape[2], H = opts->n_heads;
-        const chela_tensor& kt = check_tensor(k, "k", kFloats, {B, L, e});
-        const chela_tensor& vt = check_tensor(v, "v", kFloats, {B, L, kAny});
+        const chela_tensor& kt = check_tensor(k, "k", kFloats, {B, L, e}, dev);
+        const chela_tensor& vt = check_tensor(v, "v", kFloats, {B, L, kAny}, dev);
         const int64_t f = vt.shape[2];
-        const chela_tensor& ot = check_tensor(out, "out", kFloats, {B, L, f});
+        const chela_tensor& ot = check_tensor(out, "out", kFloats, {B, L, f}, dev);
         if (e == 0 || e % H != 0)
             fail(CHELA_ERR_SHAPE, "q: width e = ", e, " must be a positive multiple of opts.n_heads = ", H);
         if (f == 0 || f % H != 0)
@@ -78,17 +83,24 @@ extern "C" chela_status chela_linear_attention(chela_context* ctx, const chela_t
 
         const float* decay_p = nullptr;
         if (decay != nullptr) {
-            decay_p = static_cast<const float*>(check_tensor(decay, "decay", kF32, {H}).data);
+            decay_p = static_cast<const float*>(check_tensor(decay, "decay", kF32, {H}, dev).data);
+            std::vector<float> lambda(decay_p, decay_p + (dev == CHELA_DEVICE_CPU ? H : 0));
+#ifdef CHELA_WITH_CUDA
+            if (dev == CHELA_DEVICE_CUDA) {  // validate a host copy (H values)
+                lambda.resize(static_cast<size_t>(H));
+                cuda::copy(c.device_index, c.stream, lambda.data(), decay_p, sizeof(float) * H);
+            }
+#endif
             for (int64_t h = 0; h < H; ++h)
-                if (!(decay_p[h] > 0.0f && decay_p[h] <= 1.0f))
-                    fail(CHELA_ERR_INVALID_ARGUMENT, "decay: decay[", h, "] = ", decay_p[h], " is outside (0, 1]");
+                if (!(lambda[h] > 0.0f && lambda[h] <= 1.0f))
+                    fail(CHELA_ERR_INVALID_ARGUMENT, "decay: decay[", h, "] = ", lambda[h], " is outside (0, 1]");
         }
         const bool rms = opts->attn_norm == CHELA_ATTN_NORM_RMSNORM;
         if (rms && norm_weight == nullptr)
             fail(CHELA_ERR_INVALID_ARGUMENT, "norm_weight: required for rmsnorm attention normalisation");
         if (!rms && norm_weight != nullptr)
             fail(CHELA_ERR_INVALID_ARGUMENT, "norm_weight: given, but attn_norm is not rmsnorm");
-        const float* norm_p = rms ? static_cast<const float*>(check_tensor(norm_weight, "norm_weight", kF32, {f}).data) : nullptr;
+        const float* norm_p = rms ? static_cast<const float*>(check_tensor(norm_weight, "norm_weight", kF32, {f}, dev).data) : nullptr;
 
         const bool denominator = opts->attn_norm == CHELA_ATTN_NORM_DENOMINATOR;
         if (!opts->causal && (state_in || ksum_in || state_out || ksum_out))
@@ -96,10 +108,10 @@ extern "C" chela_status chela_linear_attention(chela_context* ctx, const chela_t
         if (!denominator && (ksum_in || ksum_out))
             fail(CHELA_ERR_INVALID_ARGUMENT, "ksum_in/ksum_out: a key sum exists only for denominator normalisation");
         auto state_ptr = [&](const chela_tensor* t, const char* name) -> float* {
-            return t ? static_cast<float*>(check_tensor(t, name, kF32, {B, H, dk, dv}).data) : nullptr;
+            return t ? static_cast<float*>(check_tensor(t, name, kF32, {B, H, dk, dv}, dev).data) : nullptr;
         };
         auto ksum_ptr = [&](const chela_tensor* t, const char* name) -> float* {
-            return t ? static_cast<float*>(check_tensor(t, name, kF32, {B, H, dk}).data) : nullptr;
+            return t ? static_cast<float*>(check_tensor(t, name, kF32, {B, H, dk}, dev).data) : nullptr;
         };
 
         cpu::LinearAttentionParams p;
@@ -116,6 +128,16 @@ extern "C" chela_status chela_linear_attention(chela_context* ctx, const chela_t
         p.chunk = opts->chunk_size;
         p.decay = decay_p;
         p.norm_weight = norm_p;
+        if (dev == CHELA_DEVICE_CUDA) {
+#ifdef CHELA_WITH_CUDA
+            if (kt.dtype != qt.dtype || vt.dtype != qt.dtype || ot.dtype != qt.dtype)
+                fail(CHELA_ERR_DTYPE, "q, k, v, out: the CUDA kernel needs one dtype for all four");
+            if (ksum_in || ksum_out) fail(CHELA_ERR_UNSUPPORTED, "ksum_in/ksum_out: not in the CUDA kernel yet");
+            cuda::linear_attention(c.device_index, c.stream, p, qt.dtype, qt.data, kt.data, vt.data,
+                                   state_ptr(state_in, "state_in"), ot.data, state_ptr(state_out, "state_out"));
+            return;
+#endif
+        }
         F32Input qf(qt), kf(kt), vf(vt);
         F32Output of(ot);
         cpu::linear_attention(*c.pool, p, qf.data(), kf.data(), vf.data(), state_ptr(state_in, "state_in"),

@@ -97,14 +97,16 @@ static std::string allowed_names(unsigned allowed) {
 }
 
 const chela_tensor& check_tensor_rank(const chela_tensor* t, const char* name, unsigned allowed,
-                                      int rank) {
+                                      int rank, int32_t device) {
     if (t == nullptr) fail(CHELA_ERR_INVALID_ARGUMENT, name, ": tensor is null");
     if (t->dtype < CHELA_DTYPE_F32 || t->dtype > CHELA_DTYPE_I64 || !(allowed & (1u << t->dtype)))
         fail(CHELA_ERR_DTYPE, name, ": dtype ", dtype_name(t->dtype), " (", t->dtype,
              ") not accepted, expected ", allowed_names(allowed));
-    if (t->device != CHELA_DEVICE_CPU)
-        fail(CHELA_ERR_INVALID_ARGUMENT, name, ": tensor is not in host memory (device ", t->device,
-             ") but the CPU backend was asked");
+    if (t->device != device)
+        fail(CHELA_ERR_INVALID_ARGUMENT, name, ": tensor is in ",
+             t->device == CHELA_DEVICE_CPU ? "host" : t->device == CHELA_DEVICE_CUDA ? "CUDA device" : "unknown",
+             " memory (device ", t->device, ") but the ", device == CHELA_DEVICE_CPU ? "CPU" : "CUDA",
+             " backend was asked");
     if (t->reserved != 0) fail(CHELA_ERR_INVALID_ARGUMENT, name, ": reserved field must be 0");
     if (t->rank != rank)
         fail(CHELA_ERR_SHAPE, name, ": expected rank ", rank, ", got rank ", t->rank);
@@ -120,8 +122,8 @@ const chela_tensor& check_tensor_rank(const chela_tensor* t, const char* name, u
 }
 
 const chela_tensor& check_tensor(const chela_tensor* t, const char* name, unsigned allowed,
-                                 std::initializer_list<int64_t> shape) {
-    const chela_tensor& r = check_tensor_rank(t, name, allowed, static_cast<int>(shape.size()));
+                                 std::initializer_list<int64_t> shape, int32_t device) {
+    const chela_tensor& r = check_tensor_rank(t, name, allowed, static_cast<int>(shape.size()), device);
     int i = 0;
     for (int64_t want : shape) {
         if (want != kAny && r.shape[i] != want) {

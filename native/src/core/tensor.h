@@ -35,15 +35,16 @@ enum DTypeMask : unsigned {
 // Use kAny in an expected shape to accept any extent in that dimension.
 constexpr int64_t kAny = -1;
 
-// Checks a host tensor argument: not null, a known dtype in `allowed`, CPU placement, reserved
+// Checks a tensor argument: not null, a known dtype in `allowed`, placed on `device`, reserved
 // field 0, rank and extents as in `shape` (kAny = free), data non-null when it has elements.
 // Throws chela::Error naming `name` otherwise. Returns the tensor for chaining.
+// `device` is where the data must live (the context's device).
 const chela_tensor& check_tensor(const chela_tensor* t, const char* name, unsigned allowed,
-                                 std::initializer_list<int64_t> shape);
+                                 std::initializer_list<int64_t> shape, int32_t device = CHELA_DEVICE_CPU);
 
 // Same checks, rank only (extents checked by the caller).
 const chela_tensor& check_tensor_rank(const chela_tensor* t, const char* name, unsigned allowed,
-                                      int rank);
+                                      int rank, int32_t device = CHELA_DEVICE_CPU);
 
 // Throws CHELA_ERR_SHAPE: "<name>: dimension <dim> is <got>, expected <want> (<why>)".
 void check_extent(const chela_tensor& t, const char* name, int dim, int64_t want, const char* why);

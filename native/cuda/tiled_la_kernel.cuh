@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <type_traits>
 
-namespace chela::cuda::la {
+namespace chela::cuda::tiled::la {
 
 using namespace cute;
 
@@ -349,4 +349,4 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
     }
 }
 
-}  // namespace chela::cuda::la
+}  // namespace chela::cuda::tiled::la

@@ -1,6 +1,6 @@
 // Tensor-core linear attention kernels, bf16 inputs (one TU per dtype keeps compile times short).
-#include "linear_attention_tc.cuh"
+#include "tiled_la_tc.cuh"
 
-namespace chela::cuda::la {
+namespace chela::cuda::tiled::la {
 void launch_tc_bf16(const Launch& l, bool state_only) { launch_tc<cutlass::bfloat16_t>(l, state_only); }
-}  // namespace chela::cuda::la
+}  // namespace chela::cuda::tiled::la

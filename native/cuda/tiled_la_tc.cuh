@@ -1,12 +1,12 @@
 // Launch of the tensor-core kernel for one element type (included by one TU per dtype).
 #pragma once
 
-#include "linear_attention_impl.h"
-#include "linear_attention_kernel.cuh"
+#include "tiled_la_impl.h"
+#include "tiled_la_kernel.cuh"
 
 #include "core/error.h"
 
-namespace chela::cuda::la {
+namespace chela::cuda::tiled::la {
 
 template <class Tr, bool kStateOnly>
 void launch_tc_one(const Launch& l) {
@@ -56,4 +56,4 @@ void launch_tc(const Launch& l, bool state_only) {
     else fail(CHELA_ERR_INTERNAL, "linear attention: no tile for dk ", DK);
 }
 
-}  // namespace chela::cuda::la
+}  // namespace chela::cuda::tiled::la

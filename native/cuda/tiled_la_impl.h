@@ -1,14 +1,14 @@
 // Internal to native/cuda: the plan shared by the dispatcher and the per-dtype kernel TUs.
 #pragma once
 
-#include "linear_attention.h"
+#include "tiled_linear_attention.h"
 
 #include <cuda_runtime.h>
 
 #include <cstddef>
 #include <cstdint>
 
-namespace chela::cuda::la {
+namespace chela::cuda::tiled::la {
 
 struct Plan {
     int dk = 0, dv = 0;
@@ -45,4 +45,4 @@ inline void tc_tiles(int dk, int* DK, int* DVB) {
 
 void check_launch(const char* what);  // cudaGetLastError -> chela::Error(CHELA_ERR_DEVICE)
 
-}  // namespace chela::cuda::la
+}  // namespace chela::cuda::tiled::la

@@ -1,0 +1,131 @@
+// The CUDA backend against the float64 reference and the CPU backend, through the C ABI only.
+// Every test skips with one line where no CUDA device is usable (CI, CPU-only builds).
+#include "reference/linear_attention_ref.h"
+#include "support/test_util.h"
+
+#include <deque>
+
+using namespace chela;
+using namespace chela::test;
+
+namespace {
+
+class Cuda : public testing::Test {
+protected:
+    void SetUp() override {
+        int32_t n = 0;
+        ASSERT_CHELA_OK(chela_cuda_device_count(&n));
+        if (n == 0) GTEST_SKIP() << "no CUDA device (or CUDA backend not built): GPU tests skipped";
+        ASSERT_CHELA_OK(chela_context_create_cuda(0, &ctx));
+    }
+    void TearDown() override {
+        for (auto& t : device_) chela_tensor_release(ctx, &t);
+        device_.clear();
+        chela_context_destroy(ctx);
+    }
+    // A device copy of a host tensor (poisoned host outputs copy their NaNs too).
+    chela_tensor* to_device(const HostTensor& h) {
+        chela_tensor d{};
+        EXPECT_EQ(chela_tensor_allocate(ctx, h.view()->dtype, h.view()->rank, h.view()->shape, &d), CHELA_OK)
+            << chela_last_error();
+        EXPECT_EQ(chela_tensor_copy(ctx, h.view(), &d), CHELA_OK) << chela_last_error();
+        device_.push_back(d);
+        return &device_.back();
+    }
+    void to_host(const chela_tensor* d, HostTensor& h) { EXPECT_EQ(chela_tensor_copy(ctx, d, h.view()), CHELA_OK) << chela_last_error(); }
+
+    chela_context* ctx = nullptr;
+    std::deque<chela_tensor> device_;
+};
+
+struct LaCase {
+    int64_t B, L, dk, dv, H;
+    int32_t dtype;
+    int fmap, norm;
+    bool decay, state;
+};
+
+void PrintTo(const LaCase& c, std::ostream* os) {
+    *os << "B" << c.B << " L" << c.L << " dk" << c.dk << " dv" << c.dv << " H" << c.H << " " << dtype_name(c.dtype)
+        << " fmap" << c.fmap << " norm" << c.norm << (c.decay ? " decay" : "") << (c.state ? " state" : "");
+}
+
+class CudaAttention : public Cuda, public testing::WithParamInterface<LaCase> {};
+
+// Fresh random inputs, outputs poisoned, compared with float64 (rel-L2 <= 3e-3 for 16-bit inputs).
+TEST_P(CudaAttention, MatchesFloat64) {
+    const LaCase c = GetParam();
+    const int64_t e = c.dk * c.H, f = c.dv * c.H;
+    auto q = round_through(randn(static_cast<size_t>(c.B * c.L * e), 1, 0.5f), c.dtype);
+    auto k = round_through(randn(q.size(), 2, 0.5f), c.dtype);
+    auto v = round_through(randn(static_cast<size_t>(c.B * c.L * f), 3), c.dtype);
+    const auto lam = uniform(static_cast<size_t>(c.H), 4, 0.9f, 1.0f), g = uniform(static_cast<size_t>(f), 5, 0.5f, 1.5f);
+    const auto s0 = randn(static_cast<size_t>(c.B * c.H * c.dk * c.dv), 6, 0.1f);
+    HostTensor hq({c.B, c.L, e}, q, c.dtype), hk({c.B, c.L, e}, k, c.dtype), hv({c.B, c.L, f}, v, c.dtype),
+        ho({c.B, c.L, f}, c.dtype), hd({c.H}, lam), hg({f}, g), hs0({c.B, c.H, c.dk, c.dv}, s0), hs1({c.B, c.H, c.dk, c.dv});
+    chela_linear_attention_options o;
+    ASSERT_CHELA_OK(chela_linear_attention_options_init(&o, e, static_cast<int32_t>(c.H)));
+    o.feature_map = c.fmap;
+    o.attn_norm = c.norm;
+    chela_tensor* dout = to_device(ho);
+    chela_tensor* dstate = c.state ? to_device(hs1) : nullptr;
+    ASSERT_CHELA_OK(chela_linear_attention(ctx, to_device(hq), to_device(hk), to_device(hv), c.decay ? to_device(hd) : nullptr,
+                                           c.norm == CHELA_ATTN_NORM_RMSNORM ? to_device(hg) : nullptr,
+                                           c.state ? to_device(hs0) : nullptr, nullptr, dout, dstate, nullptr, &o));
+    ASSERT_CHELA_OK(chela_context_synchronize(ctx));
+    to_host(dout, ho);
+    ref::AttentionSpec s;
+    s.B = c.B; s.L = c.L; s.e = e; s.f = f; s.H = c.H;
+    s.feature_map = c.fmap;
+    s.attn_norm = c.norm;
+    s.scale = o.scale;
+    if (c.decay) s.decay = to_double(lam);
+    s.norm_weight = to_double(g);
+    if (c.state) s.state_in = to_double(s0);
+    const auto want = ref::linear_attention(s, to_double(q), to_double(k), to_double(v));
+    EXPECT_LE(rel_l2(ho.f32(), want.out), 3e-3);
+    if (c.state) {
+        to_host(dstate, hs1);
+        EXPECT_LE(rel_l2(hs1.f32(), want.state_out), 3e-3);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
+                         testing::Values(LaCase{1, 1, 64, 64, 1, CHELA_DTYPE_BF16, 0, CHELA_ATTN_NORM_NONE, false, false},
+                                         LaCase{2, 63, 64, 64, 2, CHELA_DTYPE_BF16, 0, CHELA_ATTN_NORM_NONE, true, true},
+                                         LaCase{1, 64, 128, 128, 2, CHELA_DTYPE_F16, 1, CHELA_ATTN_NORM_RMSNORM, true, false},
+                                         LaCase{2, 65, 128, 64, 1, CHELA_DTYPE_BF16, 3, CHELA_ATTN_NORM_NONE, true, true},
+                                         LaCase{1, 1000, 128, 256, 1, CHELA_DTYPE_BF16, 0, CHELA_ATTN_NORM_RMSNORM, true, false},
+                                         LaCase{1, 4097, 64, 128, 4, CHELA_DTYPE_F16, 2, CHELA_ATTN_NORM_NONE, false, true}));
+
+TEST_F(Cuda, HostTensorOnACudaContextIsAClearError) {
+    HostTensor q({1, 4, 64}, randn(256, 1), CHELA_DTYPE_BF16), o({1, 4, 64}, CHELA_DTYPE_BF16);
+    chela_linear_attention_options opts;
+    ASSERT_CHELA_OK(chela_linear_attention_options_init(&opts, 64, 1));
+    opts.attn_norm = CHELA_ATTN_NORM_NONE;
+    EXPECT_CHELA_ERROR(chela_linear_attention(ctx, q.view(), q.view(), q.view(), nullptr, nullptr, nullptr, nullptr,
+                                              o.view(), nullptr, nullptr, &opts),
+                       CHELA_ERR_INVALID_ARGUMENT, "q: tensor is in host memory");
+}
+
+TEST_F(Cuda, UnsupportedVariantsSayWhy) {
+    HostTensor q({1, 4, 64}, randn(256, 1), CHELA_DTYPE_BF16), o({1, 4, 64}, CHELA_DTYPE_BF16);
+    chela_tensor* dq = to_device(q);
+    chela_tensor* dout = to_device(o);
+    chela_linear_attention_options opts;
+    ASSERT_CHELA_OK(chela_linear_attention_options_init(&opts, 64, 1));
+    opts.attn_norm = CHELA_ATTN_NORM_NONE;
+    opts.causal = 0;
+    EXPECT_CHELA_ERROR(chela_linear_attention(ctx, dq, dq, dq, nullptr, nullptr, nullptr, nullptr, dout, nullptr,
+                                              nullptr, &opts),
+                       CHELA_ERR_UNSUPPORTED, "bidirectional");
+}
+
+TEST_F(Cuda, CopiesRoundTrip) {
+    const auto v = randn(1000, 9);
+    HostTensor h({10, 100}, v), back({10, 100});
+    to_host(to_device(h), back);
+    EXPECT_EQ(back.f32(), v);
+}
+
+}  // namespace
