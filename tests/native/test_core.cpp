@@ -225,6 +225,14 @@ TEST(Backends, CudaContextWithoutGpuIsAClearError) {
     EXPECT_NE(std::string(chela_last_error()).size(), 0u);
 }
 
+TEST(Context, CudaStreamNeedsACudaContext) {
+    chela_context* ctx = nullptr;
+    ASSERT_CHELA_OK(chela_context_create_cpu(1, &ctx));
+    EXPECT_CHELA_ERROR(chela_context_set_cuda_stream(ctx, nullptr), CHELA_ERR_UNSUPPORTED, "CUDA context");
+    EXPECT_CHELA_ERROR(chela_context_set_cuda_stream(nullptr, nullptr), CHELA_ERR_INVALID_ARGUMENT, "ctx");
+    chela_context_destroy(ctx);
+}
+
 TEST(TensorAlloc, AllocateCopyRelease) {
     chela_context* ctx = nullptr;
     ASSERT_CHELA_OK(chela_context_create_cpu(1, &ctx));

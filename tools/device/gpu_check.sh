@@ -33,6 +33,11 @@ echo "== compute-sanitizer (small cases)"
 } > "$OUT/sanitizer.log" 2>&1
 grep -E "rc=|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log"
 grep -q "memcheck rc=0" "$OUT/sanitizer.log" && grep -q "racecheck rc=0" "$OUT/sanitizer.log" || status=1
+echo "== C ABI: CUDA context, device tensors and the WMMA path (tests/native/test_cuda.cpp)"
+if [ -x "$BIN/test_cuda" ]; then
+  timeout 120 "$BIN/test_cuda" > "$OUT/test_capi.log" 2>&1 && echo "test_cuda: PASSED" || { echo "test_cuda: FAILED"; status=1; }
+  grep -E "PASSED|FAILED|rel_l2|Which is" "$OUT/test_capi.log" | head -12
+fi
 echo "== bench"
 OUT="$OUT" timeout 330 python3 tools/device/bench_linear_attention.py "$@" > "$OUT/bench.log" 2>&1 || { echo "bench rc=$?"; status=1; }
 grep -E "^ok|^FAIL|ceiling" "$OUT/bench.log"

@@ -123,6 +123,10 @@ CHELA_API chela_status chela_context_device(const chela_context* ctx, int32_t* d
 CHELA_API chela_status chela_context_threads(const chela_context* ctx, int32_t* threads);
 /* Waits for all work queued on the context (a no-op on the CPU, where calls are synchronous). */
 CHELA_API chela_status chela_context_synchronize(chela_context* ctx);
+/* CUDA contexts: queue later work on `stream` (a cudaStream_t owned by the caller, e.g. a
+ * framework's current stream) instead of the context's own; NULL goes back to the context's own.
+ * Calls stay asynchronous with respect to the host on that stream. CPU contexts: UNSUPPORTED. */
+CHELA_API chela_status chela_context_set_cuda_stream(chela_context* ctx, void* stream);
 
 /* Allocates a tensor on the context's device; fill `t->data`, `dtype`, `device`, `rank`, `shape`.
  * Release it with chela_tensor_release on the same context. */

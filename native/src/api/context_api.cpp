@@ -73,7 +73,7 @@ chela_status chela_context_create_cuda(int32_t device_index, chela_context** out
         ctx->device = CHELA_DEVICE_CUDA;
         ctx->device_index = device_index;
         ctx->pool = std::make_unique<ThreadPool>(1);
-        ctx->stream = cuda::create_stream(device_index);
+        ctx->own_stream = ctx->stream = cuda::create_stream(device_index);
         *out = ctx.release();
 #else
         fail(CHELA_ERR_UNSUPPORTED, "CUDA backend not built into this libchela (device ",
@@ -103,7 +103,7 @@ chela_status chela_context_destroy(chela_context* ctx) {
             fail(CHELA_ERR_INVALID_ARGUMENT, "ctx: ", ctx->live_models.load(),
                  " model(s) loaded in this context are still alive; destroy them first");
 #ifdef CHELA_WITH_CUDA
-        if (ctx->stream) cuda::destroy_stream(ctx->device_index, ctx->stream);
+        if (ctx->own_stream) cuda::destroy_stream(ctx->device_index, ctx->own_stream);
 #endif
         delete ctx;
     });
@@ -133,6 +133,15 @@ chela_status chela_context_synchronize(chela_context* ctx) {
 #else
         (void)c;
 #endif
+    });
+}
+
+chela_status chela_context_set_cuda_stream(chela_context* ctx, void* stream) {
+    return guard([&] {
+        chela_context& c = check_context(ctx);
+        if (c.device != CHELA_DEVICE_CUDA)
+            fail(CHELA_ERR_UNSUPPORTED, "ctx: set_cuda_stream needs a CUDA context");
+        c.stream = stream ? stream : c.own_stream;
     });
 }
 

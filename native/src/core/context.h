@@ -12,7 +12,8 @@ struct chela_context {
     int32_t device = CHELA_DEVICE_CPU;
     int32_t device_index = 0;
     std::unique_ptr<chela::ThreadPool> pool;  // CPU: the workers; CUDA: host-side helpers
-    void* stream = nullptr;                     // CUDA: the context's cudaStream_t
+    void* own_stream = nullptr;                 // CUDA: the context's cudaStream_t
+    void* stream = nullptr;                     // CUDA: where work goes (own_stream or the caller's)
     // Models loaded in this context; destroying the context while any is alive is refused.
     std::atomic<int32_t> live_models{0};
 };

@@ -1075,6 +1075,65 @@ public class chela_h {
         }
     }
 
+    private static class chela_context_set_cuda_stream {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_context_set_cuda_stream");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_context_set_cuda_stream(chela_context *ctx, void *stream)
+     * }
+     */
+    public static FunctionDescriptor chela_context_set_cuda_stream$descriptor() {
+        return chela_context_set_cuda_stream.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_context_set_cuda_stream(chela_context *ctx, void *stream)
+     * }
+     */
+    public static MethodHandle chela_context_set_cuda_stream$handle() {
+        return chela_context_set_cuda_stream.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_context_set_cuda_stream(chela_context *ctx, void *stream)
+     * }
+     */
+    public static MemorySegment chela_context_set_cuda_stream$address() {
+        return chela_context_set_cuda_stream.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_context_set_cuda_stream(chela_context *ctx, void *stream)
+     * }
+     */
+    public static int chela_context_set_cuda_stream(MemorySegment ctx, MemorySegment stream) {
+        var mh$ = chela_context_set_cuda_stream.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_context_set_cuda_stream", ctx, stream);
+            }
+            return (int)mh$.invokeExact(ctx, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class chela_tensor_allocate {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             chela_h.C_INT,
