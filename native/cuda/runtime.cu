@@ -26,6 +26,8 @@ int device_count() {
     return n;
 }
 
+void select_device(int device) { ok(cudaSetDevice(device), "cudaSetDevice"); }
+
 void* create_stream(int device) {
     const int n = device_count();
     if (device < 0 || device >= n)

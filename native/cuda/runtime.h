@@ -9,6 +9,7 @@
 namespace chela::cuda {
 
 int device_count();                       // 0 when no driver or device
+void select_device(int device);           // makes `device` current on the calling thread
 void* create_stream(int device);          // selects `device`, returns its new stream
 void destroy_stream(int device, void* stream);
 void synchronize(int device, void* stream);

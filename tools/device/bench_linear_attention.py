@@ -21,6 +21,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, ".device"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 for whl in glob.glob(os.path.join(ROOT, ".device", "wheels", "*.whl")):
     sys.path.insert(0, whl)
 
@@ -89,6 +90,21 @@ class Ours:
         return self.o
 
 
+class CapiCall:
+    """The same product through the public C ABI (libchela.so, CUDA context on torch's stream)."""
+
+    def __init__(self, q, k, v):
+        import chela_capi
+        self.capi = chela_capi
+        self.ctx = chela_capi.CudaContext(0)
+        self.q, self.k, self.v = q, k, v
+        self.o = torch.empty(*v.shape, device=v.device, dtype=v.dtype)
+        self.opts = chela_capi.la_options(q.shape[2] * q.shape[3], q.shape[2])
+
+    def __call__(self):
+        return self.capi.linear_attention(self.ctx, self.q, self.k, self.v, self.o, self.opts)
+
+
 def reference64(q, k, v, decay=None, scale=None, state_in=None):
     """float64 O[t] = s * sum_{j<=t} lambda^(t-j) (q_t . k_j) v_j (+ s lambda^(t+1) q_t S0), per head."""
     B, L, H, D = q.shape
@@ -148,16 +164,20 @@ def run_shape(B, H, L, D, Dv, dev, segs_sweep=()):
         ours = Ours(q, k, v)
         ours_d = Ours(q, k, v, decay=decay)
         fla_la = lambda: chunk_linear_attn(q, k, v, normalize=False)[0]  # noqa: E731
+        capi = CapiCall(q, k, v)
         fla_gla = lambda: chunk_simple_gla(q, k, v, g_gamma=gamma)[0]  # noqa: E731
         o_ref = fla_la()
         ours.o.fill_(float("nan"))
         e1 = rel_l2(ours(), o_ref)
+        capi.o.fill_(float("nan"))
+        e_capi = rel_l2(capi(), o_ref)
+        log(f"{shape}: rel_l2 vs fla: ours {e1:.2e}, C ABI path {e_capi:.2e}")
         o_ref_d = fla_gla()
         ours_d.o.fill_(float("nan"))
         e2 = rel_l2(ours_d(), o_ref_d)
         del o_ref, o_ref_d
         for name, fn in [("ours", ours), ("fla chunk_linear_attn", fla_la), ("ours decay", ours_d),
-                         ("fla chunk_simple_gla(decay)", fla_gla), ("ours", ours)]:
+                         ("fla chunk_simple_gla(decay)", fla_gla), ("C ABI chela_linear_attention", capi), ("ours", ours)]:
             ms = bench(fn)
             key = name if name not in res else name + " (again)"
             res[key] = ms
@@ -174,6 +194,7 @@ def run_shape(B, H, L, D, Dv, dev, segs_sweep=()):
     summary = dict(shape=shape, ours_ms=res["ours"], ours_again_ms=res["ours (again)"],
                    fla_ms=res["fla chunk_linear_attn"], ratio_vs_fla=r1, ours_decay_ms=res["ours decay"],
                    gla_ms=res["fla chunk_simple_gla(decay)"], ratio_vs_gla=r2,
+                   capi_ms=res["C ABI chela_linear_attention"], rel_l2_capi_vs_fla=e_capi,
                    TBps=nbytes / res["ours"] / 1e9, rel_l2_vs_fla=e1, rel_l2_vs_gla=e2)
     rows.append(dict(kind="summary", **summary))
     return summary
@@ -208,11 +229,11 @@ def main():
     with open(os.path.join(out, "la_bench.json"), "w") as fh:
         json.dump(rows, fh, indent=1)
     log(f"\n{'shape':28s} {'ours ms':>8s} {'again':>8s} {'fla ms':>8s} {'x fla':>6s} {'TB/s':>6s} "
-        f"{'decay ms':>8s} {'gla ms':>8s} {'x gla':>6s} {'err fla':>8s} {'err gla':>8s}")
+        f"{'decay ms':>8s} {'gla ms':>8s} {'x gla':>6s} {'err fla':>8s} {'err gla':>8s} {'C ABI ms':>8s}")
     for s in sums:
         log(f"{s['shape']:28s} {s['ours_ms']:8.4f} {s['ours_again_ms']:8.4f} {s['fla_ms']:8.4f} {s['ratio_vs_fla']:6.2f} "
             f"{s['TBps']:6.3f} {s['ours_decay_ms']:8.4f} {s['gla_ms']:8.4f} {s['ratio_vs_gla']:6.2f} "
-            f"{s['rel_l2_vs_fla']:8.1e} {s['rel_l2_vs_gla']:8.1e}")
+            f"{s['rel_l2_vs_fla']:8.1e} {s['rel_l2_vs_gla']:8.1e} {s['capi_ms']:8.4f}")
     log(f"bench done in {time.time() - t0:.0f}s; float64 checks {'passed' if ok else 'FAILED'}")
     return 0 if ok else 1
 

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 BIN=.device/bin
+export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 status=0
 {
   date -u
@@ -20,8 +21,9 @@ status=0
   nvcc --version | tail -2
   python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)'
   echo "== SASS counts per kernel (HMMA = mma.sync tensor-core ops; LDL/STL = local memory)"
-  cuobjdump --dump-sass "$BIN/libchela_cuda_bench.so" 2>/dev/null | awk '/Function :/{f=$3} /HMMA/{h[f]++} /HGMMA/{g[f]++} /LDSM/{m[f]++} /LDGSTS/{c[f]++} /LDL|STL/{l[f]++} /Function :/{seen[f]=1} END{for(k in seen) printf "HMMA %5d HGMMA %4d LDSM %4d LDGSTS %4d LDL/STL %3d %s\n", h[k], g[k], m[k], c[k], l[k], k}' | sort -k2 -nr | head -40
-  cat "$BIN/resource_usage.txt" 2>/dev/null | grep -B1 -A2 "registers" | head -60
+  cuobjdump --dump-sass "$BIN/libchela.so" 2>/dev/null | awk '/Function :/{f=$3} /HMMA/{h[f]++} /HGMMA/{g[f]++} /LDSM/{m[f]++} /LDGSTS/{c[f]++} /LDL|STL/{l[f]++} /Function :/{seen[f]=1} END{for(k in seen) printf "HMMA %5d HGMMA %4d LDSM %4d LDGSTS %4d LDL/STL %3d %s\n", h[k], g[k], m[k], c[k], l[k], k}' | sort -k2 -nr | head -40
+  echo "== resource usage (registers, shared memory, stack) per kernel"
+  cuobjdump --dump-resource-usage "$BIN/libchela.so" 2>/dev/null | grep -E "Function|REG" | head -80
 } > "$OUT/env.txt" 2>&1
 echo "== test"
 if timeout 240 "$BIN/test_cuda_linear_attention" > "$OUT/test.log" 2>&1; then echo "test: PASSED"; else echo "test: FAILED (rc=$?)"; status=1; fi

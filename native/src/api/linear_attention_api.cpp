@@ -6,7 +6,7 @@
 #include "cpu/linear_attention.h"
 
 #ifdef CHELA_WITH_CUDA
-#include "cuda/linear_attention.h"
+#include "cuda/tiled_linear_attention.h"
 #include "cuda/runtime.h"
 #endif
 
@@ -132,9 +132,25 @@ extern "C" chela_status chela_linear_attention(chela_context* ctx, const chela_t
 #ifdef CHELA_WITH_CUDA
             if (kt.dtype != qt.dtype || vt.dtype != qt.dtype || ot.dtype != qt.dtype)
                 fail(CHELA_ERR_DTYPE, "q, k, v, out: the CUDA kernel needs one dtype for all four");
-            if (ksum_in || ksum_out) fail(CHELA_ERR_UNSUPPORTED, "ksum_in/ksum_out: not in the CUDA kernel yet");
-            cuda::linear_attention(c.device_index, c.stream, p, qt.dtype, qt.data, kt.data, vt.data,
-                                   state_ptr(state_in, "state_in"), ot.data, state_ptr(state_out, "state_out"));
+            cuda::tiled::LinearAttentionParams tp;
+            tp.B = B;
+            tp.L = L;
+            tp.e = e;
+            tp.f = f;
+            tp.H = p.H;
+            tp.causal = p.causal;
+            tp.feature_map = p.feature_map;
+            tp.attn_norm = p.attn_norm;
+            tp.scale = p.scale;
+            tp.eps = p.eps;
+            tp.decay = decay_p;
+            tp.norm_weight = norm_p;
+            tp.dtype = qt.dtype;
+            cuda::select_device(c.device_index);
+            // workspace = nullptr: the call takes its scratch stream-ordered from the device pool.
+            cuda::tiled::linear_attention(tp, qt.data, kt.data, vt.data, state_ptr(state_in, "state_in"),
+                                          ksum_ptr(ksum_in, "ksum_in"), ot.data, state_ptr(state_out, "state_out"),
+                                          ksum_ptr(ksum_out, "ksum_out"), nullptr, 0, c.stream);
             return;
 #endif
         }
