@@ -72,7 +72,7 @@ target_compile_options(chela_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-O3 --expt-relaxed-constexpr ${CHELA_CUDA_GENCODE} -Xcompiler=-fvisibility=hidden>)
 target_compile_definitions(chela_cuda PUBLIC CHELA_WITH_CUDA=1)
 find_package(CUDAToolkit REQUIRED)
-target_link_libraries(chela_cuda PUBLIC CUDA::cudart_static)
+target_link_libraries(chela_cuda PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})  # dlopen of cuFFT
 
 add_library(chela_cuda_bench SHARED ${_chela_root}/native/cuda/bench_shim.cpp)
 target_link_libraries(chela_cuda_bench PRIVATE chela_cuda)
