@@ -54,7 +54,10 @@ class Chela:
         self.lib.chela_last_error.restype = ctypes.c_char_p
         self.ctx = ctypes.c_void_p()
         self.ok(self.lib.chela_context_create_cuda(0, ctypes.byref(self.ctx)), "context")
-        stream = torch.cuda.current_stream().cuda_stream  # do_bench's events time this stream
+        # do_bench's events time torch's current stream: main() runs on a created (non-null) stream,
+        # because a null handle would hand the context back its own non-blocking stream.
+        stream = torch.cuda.current_stream().cuda_stream
+        assert stream != 0, "run inside torch.cuda.stream(torch.cuda.Stream())"
         self.ok(self.lib.chela_context_set_cuda_stream(self.ctx, ctypes.c_void_p(stream)), "set stream")
 
     def ok(self, st, what):
@@ -221,4 +224,6 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with torch.cuda.stream(torch.cuda.Stream()):
+        rc = main()
+    sys.exit(rc)
