@@ -239,4 +239,6 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with torch.cuda.stream(torch.cuda.Stream()):  # a real stream: the C ABI context joins it
+        rc = main()
+    sys.exit(rc)

@@ -59,9 +59,12 @@ class CudaContext:
     """A chela CUDA context queued on torch's current stream, so events time our kernels in order."""
 
     def __init__(self, device=0):
+        stream = torch.cuda.current_stream().cuda_stream
+        # A null handle would hand the context back its own stream, which torch's events do not time.
+        assert stream != 0, "create the context inside torch.cuda.stream(torch.cuda.Stream())"
         self.ptr = ctypes.c_void_p()
         check(lib.chela_context_create_cuda(device, ctypes.byref(self.ptr)), "chela_context_create_cuda")
-        check(lib.chela_context_set_cuda_stream(self.ptr, ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)),
+        check(lib.chela_context_set_cuda_stream(self.ptr, ctypes.c_void_p(stream)),
               "chela_context_set_cuda_stream")
 
     def close(self):
@@ -86,4 +89,12 @@ def linear_attention(ctx, q, k, v, out, opts, decay=None, norm_weight=None, stat
     check(lib.chela_linear_attention(ctx.ptr, flat(q), flat(k), flat(v), view(decay), view(norm_weight),
                                      view(state_in), None, flat(out), view(state_out), None, ctypes.byref(opts)),
           "chela_linear_attention")
+    return out
+
+
+def short_long_conv(ctx, x, short_w, short_b, long_w, long_w_rev, omega, out, causal):
+    """x, out: [B, L, C]; weights as chela_short_long_conv takes them (long_w_rev None when causal)."""
+    check(lib.chela_short_long_conv(ctx.ptr, view(x), view(short_w), view(short_b), view(long_w), view(long_w_rev),
+                                    view(omega), view(out), ctypes.c_int32(1 if causal else 0)),
+          "chela_short_long_conv")
     return out

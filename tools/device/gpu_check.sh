@@ -12,7 +12,9 @@ cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 BIN=.device/bin
-export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# libchela loads cuFFT at run time: take the toolkit's or PyTorch's copy.
+CUFFT_DIR=$(dirname "$(find /usr/local/cuda*/lib64 /usr/local/cuda*/targets /opt /usr/lib -name 'libcufft.so.1*' 2>/dev/null | head -1)" 2>/dev/null)
+export LD_LIBRARY_PATH=$PWD/.device/lib${CUFFT_DIR:+:$CUFFT_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 status=0
 {
   date -u
@@ -39,6 +41,11 @@ echo "== C ABI: CUDA context, device tensors and the WMMA path (tests/native/tes
 if [ -x "$BIN/test_cuda" ]; then
   timeout 120 "$BIN/test_cuda" > "$OUT/test_capi.log" 2>&1 && echo "test_cuda: PASSED" || { echo "test_cuda: FAILED"; status=1; }
   grep -E "PASSED|FAILED|rel_l2|Which is" "$OUT/test_capi.log" | head -12
+fi
+echo "== C ABI: short-long conv on CUDA (tests/native/test_cuda_conv.cpp), cuFFT from ${CUFFT_DIR:-nowhere}"
+if [ -x "$BIN/test_cuda_conv" ]; then
+  timeout 120 "$BIN/test_cuda_conv" > "$OUT/test_conv.log" 2>&1 && echo "test_cuda_conv: PASSED" || { echo "test_cuda_conv: FAILED"; status=1; }
+  grep -E "PASSED|FAILED|Which is|actual" "$OUT/test_conv.log" | head -12
 fi
 echo "== bench"
 OUT="$OUT" timeout 330 python3 tools/device/bench_linear_attention.py "$@" > "$OUT/bench.log" 2>&1 || { echo "bench rc=$?"; status=1; }

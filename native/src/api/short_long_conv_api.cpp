@@ -4,6 +4,10 @@
 #include "core/tensor.h"
 #include "cpu/short_long_conv.h"
 
+#ifdef CHELA_WITH_CUDA
+#include "cuda/short_long_conv.h"
+#endif
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -25,27 +29,26 @@ extern "C" chela_status chela_short_long_conv(chela_context* ctx, const chela_te
     return guard([&] {
         chela_context& c = check_context(ctx);
         if (causal != 0 && causal != 1) fail(CHELA_ERR_INVALID_ARGUMENT, "causal: ", causal, " must be 0 or 1");
-        if (c.device != CHELA_DEVICE_CPU)
-            fail(CHELA_ERR_UNSUPPORTED, "ctx: short-long convolution on this device is not built yet");
-        const chela_tensor& xt = check_tensor(x, "x", kFloats, {kAny, kAny, kAny});
+        const int32_t dev = c.device;
+        const chela_tensor& xt = check_tensor(x, "x", kFloats, {kAny, kAny, kAny}, dev);
         const int64_t B = xt.shape[0], L = xt.shape[1], d = xt.shape[2];
-        const chela_tensor& sw = check_tensor(short_weight, "short_weight", kFloats, {d, kAny});
+        const chela_tensor& sw = check_tensor(short_weight, "short_weight", kFloats, {d, kAny}, dev);
         const int64_t ks = sw.shape[1];
         if (ks < 1 || ks > kMaxShortKernel)
             fail(CHELA_ERR_SHAPE, "short_weight: kernel size ", ks, " is outside 1..", kMaxShortKernel);
         if (!causal && ks % 2 == 0)
             fail(CHELA_ERR_SHAPE, "short_weight: bidirectional short kernels must have odd size, got ", ks);
-        const chela_tensor& sb = check_tensor(short_bias, "short_bias", kFloats, {d});
-        const chela_tensor& lw = check_tensor(long_weight, "long_weight", kFloats, {d, kAny});
+        const chela_tensor& sb = check_tensor(short_bias, "short_bias", kFloats, {d}, dev);
+        const chela_tensor& lw = check_tensor(long_weight, "long_weight", kFloats, {d, kAny}, dev);
         const int64_t lk = lw.shape[1];
         if (lk < 1) fail(CHELA_ERR_SHAPE, "long_weight: kernel length must be >= 1");
         if (causal && long_weight_rev != nullptr)
             fail(CHELA_ERR_INVALID_ARGUMENT, "long_weight_rev: only for bidirectional (causal = 0)");
         if (!causal && long_weight_rev == nullptr)
             fail(CHELA_ERR_INVALID_ARGUMENT, "long_weight_rev: required when causal = 0");
-        const chela_tensor* lr = causal ? nullptr : &check_tensor(long_weight_rev, "long_weight_rev", kFloats, {d, lk});
-        const chela_tensor& om = check_tensor(omega, "omega", kFloats, {d});
-        const chela_tensor& ot = check_tensor(out, "out", kFloats, {B, L, d});
+        const chela_tensor* lr = causal ? nullptr : &check_tensor(long_weight_rev, "long_weight_rev", kFloats, {d, lk}, dev);
+        const chela_tensor& om = check_tensor(omega, "omega", kFloats, {d}, dev);
+        const chela_tensor& ot = check_tensor(out, "out", kFloats, {B, L, d}, dev);
 
         cpu::ShortLongConvParams p;
         p.B = B;
@@ -54,6 +57,30 @@ extern "C" chela_status chela_short_long_conv(chela_context* ctx, const chela_te
         p.ks = static_cast<int>(ks);
         p.Lk = lk;
         p.causal = causal != 0;
+        if (dev == CHELA_DEVICE_CUDA) {
+#ifdef CHELA_WITH_CUDA
+            if (ot.dtype != xt.dtype)
+                fail(CHELA_ERR_DTYPE, "out: the CUDA kernel needs out in the dtype of x (", dtype_name(xt.dtype), ")");
+            cuda::ConvTensors t;
+            t.x = xt.data;
+            t.short_w = sw.data;
+            t.short_b = sb.data;
+            t.long_w = lw.data;
+            t.long_w_rev = lr ? lr->data : nullptr;
+            t.omega = om.data;
+            t.out = ot.data;
+            t.dtype = xt.dtype;
+            t.w_dtypes[0] = sw.dtype;
+            t.w_dtypes[1] = sb.dtype;
+            t.w_dtypes[2] = lw.dtype;
+            t.w_dtypes[3] = lr ? lr->dtype : CHELA_DTYPE_F32;
+            t.w_dtypes[4] = om.dtype;
+            cuda::short_long_conv(c.device_index, c.stream, p, t);
+            return;
+#else
+            fail(CHELA_ERR_UNSUPPORTED, "ctx: this libchela was built without CUDA");
+#endif
+        }
         F32Input xf(xt), swf(sw), sbf(sb), lwf(lw), omf(om);
         F32Input lrf(lr ? *lr : make_view(nullptr, {0}));
         F32Output of(ot);

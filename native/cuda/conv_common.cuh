@@ -1,0 +1,90 @@
+// Device helpers shared by the short-long convolution kernels (conv_direct.cu, conv_fft.cu) and
+// their host-side error/allocation helpers. Internal to native/cuda.
+#pragma once
+
+#include <chela/chela.h>
+
+#include "core/error.h"
+#include "cpu/short_long_conv.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace chela::cuda::conv {
+
+template <typename T> __device__ __forceinline__ float load_f(const T* p);
+template <> __device__ __forceinline__ float load_f(const float* p) { return *p; }
+template <> __device__ __forceinline__ float load_f(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+template <> __device__ __forceinline__ float load_f(const __half* p) { return __half2float(*p); }
+
+template <typename T> __device__ __forceinline__ void store_f(T* p, float v);
+template <> __device__ __forceinline__ void store_f(float* p, float v) { *p = v; }
+template <> __device__ __forceinline__ void store_f(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ void store_f(__half* p, float v) { *p = __float2half_rn(v); }
+
+// Element i of a tensor stored as `dtype` (f32/bf16/f16), for the weight-preparation kernels that
+// read each weight tensor once per call (not worth a template instance per dtype).
+__device__ __forceinline__ float load_any(const void* p, int dtype, int64_t i) {
+    if (dtype == CHELA_DTYPE_BF16) return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    if (dtype == CHELA_DTYPE_F16) return __half2float(static_cast<const __half*>(p)[i]);
+    return static_cast<const float*>(p)[i];
+}
+
+// SiLU in fp32 from fast intrinsics (~2 ulp each, far inside the fp32 test bound): the IEEE
+// division and rcp.rn both have slow-path calls that spilled registers. exp overflow (z < -88)
+// makes the denominator huge or inf, where __fdividef returns 0: SiLU -> -0, as it should.
+__device__ __forceinline__ float silu(float z) { return __fdividef(z, 1.0f + __expf(-z)); }
+
+// What both paths receive: the per-channel parameters already in f32 on the device, the long
+// kernels as stored (each path lays them out its own way), x and out as stored.
+struct ConvArgs {
+    const void* x;
+    void* out;
+    int dtype;                // x and out
+    const float* short_w;     // [d, ks] f32
+    const float* short_b;     // [d] f32
+    const float* omega;       // [d] f32
+    const void* long_w;       // [d, Lk] as stored
+    const void* long_w_rev;   // [d, Lk] as stored, or null (causal)
+    int long_dtype, long_rev_dtype;
+};
+
+// Host side: CUDA error -> chela::Error (the sticky-free error is cleared so later calls are not
+// blamed for it).
+inline void check(cudaError_t err, const char* what) {
+    if (err == cudaSuccess) return;
+    (void)cudaGetLastError();
+    if (err == cudaErrorMemoryAllocation)
+        fail(CHELA_ERR_OUT_OF_MEMORY, "short_long_conv (CUDA): ", what, ": out of device memory");
+    fail(CHELA_ERR_DEVICE, "short_long_conv (CUDA): ", what, ": ", cudaGetErrorName(err), ": ",
+         cudaGetErrorString(err));
+}
+
+// Stream-ordered scratch memory, returned to the pool on `stream` when it goes out of scope (also
+// when an error unwinds the call, so a failed call leaks nothing).
+class DeviceBuffer {
+public:
+    DeviceBuffer(size_t bytes, cudaStream_t stream, const char* what) : stream_(stream) {
+        check(cudaMallocAsync(&p_, bytes ? bytes : 16, stream), what);
+    }
+    ~DeviceBuffer() {
+        if (p_) (void)cudaFreeAsync(p_, stream_);
+    }
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    template <typename T> T* as() const { return static_cast<T*>(p_); }
+
+private:
+    void* p_ = nullptr;
+    cudaStream_t stream_;
+};
+
+// The two long-conv algorithms (conv_direct.cu, conv_fft.cu). K = min(Lk, L) taps per side.
+int64_t direct_max_taps_cap();
+void run_direct(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
+void run_fft(int device, cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
+
+}  // namespace chela::cuda::conv

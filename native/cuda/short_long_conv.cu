@@ -1,0 +1,77 @@
+// Entry of the CUDA short-long convolution: converts the small per-channel parameters to f32 on
+// the device, picks the long-conv path (direct for short kernels, cuFFT otherwise) and runs it.
+#include "short_long_conv.h"
+
+#include "conv_common.cuh"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+namespace chela::cuda {
+
+namespace {
+
+__global__ void to_f32(float* dst, const void* src, int dtype, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        dst[i] = conv::load_any(src, dtype, i);
+}
+
+int64_t direct_threshold() {
+    const char* env = std::getenv("CHELA_CUDA_CONV_DIRECT_MAX");
+    int64_t v = kDefaultDirectMaxTaps;
+    if (env != nullptr && *env != '\0') {
+        char* end = nullptr;
+        errno = 0;
+        const long long parsed = std::strtoll(env, &end, 10);
+        if (errno != 0 || end == env || *end != '\0' || parsed < 0)
+            fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_DIRECT_MAX: '", env, "' is not a non-negative integer");
+        v = parsed;
+    }
+    return std::min<int64_t>(v, kDirectMaxTapsCap);
+}
+
+}  // namespace
+
+ConvPath choose_conv_path(const cpu::ShortLongConvParams& p) {
+    const int64_t K = std::min(p.Lk, p.L);
+    return K <= direct_threshold() ? ConvPath::kDirect : ConvPath::kFft;
+}
+
+void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParams& p, const ConvTensors& t,
+                     ConvPath path) {
+    if (p.B == 0 || p.L == 0 || p.d == 0) return;
+    if (path == ConvPath::kAuto) path = choose_conv_path(p);
+    conv::check(cudaSetDevice(device), "cudaSetDevice");
+    auto stream = static_cast<cudaStream_t>(stream_ptr);
+
+    // ws [d, ks] | bs [d] | omega [d], f32.
+    const int64_t nw = p.d * p.ks;
+    conv::DeviceBuffer params(sizeof(float) * (nw + 2 * p.d), stream, "parameter buffer");
+    float* ws = params.as<float>();
+    float* bs = ws + nw;
+    float* om = bs + p.d;
+    const struct { float* dst; const void* src; int dtype; int64_t n; } casts[] = {
+        {ws, t.short_w, t.w_dtypes[0], nw}, {bs, t.short_b, t.w_dtypes[1], p.d}, {om, t.omega, t.w_dtypes[4], p.d}};
+    for (const auto& c : casts) {
+        to_f32<<<static_cast<unsigned>(std::min<int64_t>((c.n + 255) / 256, 1024)), 256, 0, stream>>>(c.dst, c.src,
+                                                                                                      c.dtype, c.n);
+        conv::check(cudaGetLastError(), "parameter conversion launch");
+    }
+
+    conv::ConvArgs a{};
+    a.x = t.x;
+    a.out = t.out;
+    a.dtype = t.dtype;
+    a.short_w = ws;
+    a.short_b = bs;
+    a.omega = om;
+    a.long_w = t.long_w;
+    a.long_w_rev = p.causal ? nullptr : t.long_w_rev;
+    a.long_dtype = t.w_dtypes[2];
+    a.long_rev_dtype = t.w_dtypes[3];
+    if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
+    else conv::run_fft(device, stream, p, a);
+}
+
+}  // namespace chela::cuda

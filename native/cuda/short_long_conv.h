@@ -1,0 +1,43 @@
+// CUDA short-long convolution (forward). Host-callable, no CUDA types: pointers are device memory.
+// Same operation and parameters as cpu::short_long_conv (spec section 2): short depthwise conv +
+// bias -> SiLU -> long depthwise conv (causal, or causal + anti-causal) -> + omega * x -> SiLU.
+#pragma once
+
+#include "cpu/short_long_conv.h"
+
+#include <cstdint>
+
+namespace chela::cuda {
+
+// Storage dtypes: x and out share one of f32/bf16/f16 (`dtype`); each weight tensor has its own
+// (`w_dtypes`: short_w, short_b, long_w, long_w_rev, omega), converted to f32 on the device.
+// Compute is fp32 throughout.
+struct ConvTensors {
+    const void* x = nullptr;
+    const void* short_w = nullptr;    // [d, ks]
+    const void* short_b = nullptr;    // [d]
+    const void* long_w = nullptr;     // [d, Lk]
+    const void* long_w_rev = nullptr; // [d, Lk], bidirectional only, else null
+    const void* omega = nullptr;      // [d]
+    void* out = nullptr;
+    int32_t dtype = 0;
+    int32_t w_dtypes[5] = {0, 0, 0, 0, 0};
+};
+
+// Which long-conv algorithm runs. kAuto: direct (on-chip sum) when min(Lk, L) <= the direct
+// threshold, else FFT (cuFFT). The threshold defaults to kDefaultDirectMaxTaps; the environment
+// variable CHELA_CUDA_CONV_DIRECT_MAX overrides it (0 = always FFT; values are clamped to
+// kDirectMaxTapsCap, what the direct kernel's shared memory allows) so the device bench can sweep it.
+enum class ConvPath { kAuto, kDirect, kFft };
+constexpr int64_t kDirectMaxTapsCap = 256;
+constexpr int64_t kDefaultDirectMaxTaps = 256;
+
+// Throws chela::Error (CHELA_ERR_DEVICE for CUDA/cuFFT failures, CHELA_ERR_OUT_OF_MEMORY when the
+// device has no room for the FFT buffers). Work is queued on `stream`; nothing is synchronised.
+void short_long_conv(int device, void* stream, const cpu::ShortLongConvParams& p, const ConvTensors& t,
+                     ConvPath path = ConvPath::kAuto);
+
+// The path kAuto picks for these parameters (reads the environment override).
+ConvPath choose_conv_path(const cpu::ShortLongConvParams& p);
+
+}  // namespace chela::cuda

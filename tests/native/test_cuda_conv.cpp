@@ -1,0 +1,163 @@
+// The CUDA short-long convolution through the C ABI, against the float64 reference and the CPU
+// backend: both long-conv paths (direct and cuFFT, forced through CHELA_CUDA_CONV_DIRECT_MAX),
+// causal and bidirectional, Lk < L and Lk = L, odd lengths, f32 and bf16, outputs poisoned first.
+// Every test skips with one line where no CUDA device is usable (CI, CPU-only builds).
+#include "reference/short_long_conv_ref.h"
+#include "support/test_util.h"
+
+#include <cstdlib>
+#include <deque>
+#include <string>
+
+using namespace chela;
+using namespace chela::test;
+
+namespace {
+
+class CudaConv : public testing::Test {
+protected:
+    void SetUp() override {
+        int32_t n = 0;
+        ASSERT_CHELA_OK(chela_cuda_device_count(&n));
+        if (n == 0) GTEST_SKIP() << "no CUDA device (or CUDA backend not built): GPU conv tests skipped";
+        ASSERT_CHELA_OK(chela_context_create_cuda(0, &ctx));
+        ASSERT_CHELA_OK(chela_context_create_cpu(2, &cpu));
+    }
+    void TearDown() override {
+        unsetenv("CHELA_CUDA_CONV_DIRECT_MAX");
+        for (auto& t : device_) chela_tensor_release(ctx, &t);
+        device_.clear();
+        if (ctx) chela_context_destroy(ctx);
+        if (cpu) chela_context_destroy(cpu);
+    }
+    chela_tensor* to_device(const HostTensor& h) {
+        chela_tensor d{};
+        EXPECT_EQ(chela_tensor_allocate(ctx, h.view()->dtype, h.view()->rank, h.view()->shape, &d), CHELA_OK)
+            << chela_last_error();
+        EXPECT_EQ(chela_tensor_copy(ctx, h.view(), &d), CHELA_OK) << chela_last_error();
+        device_.push_back(d);
+        return &device_.back();
+    }
+    void to_host(const chela_tensor* d, HostTensor& h) {
+        EXPECT_EQ(chela_tensor_copy(ctx, d, h.view()), CHELA_OK) << chela_last_error();
+    }
+
+    chela_context* ctx = nullptr;
+    chela_context* cpu = nullptr;
+    std::deque<chela_tensor> device_;
+};
+
+enum class Path { kDirect, kFft };
+
+struct ConvCase {
+    int64_t B, L, d, ks, lk;
+    bool causal;
+    int32_t dtype;
+    Path path;
+};
+
+void PrintTo(const ConvCase& c, std::ostream* os) {
+    *os << (c.causal ? "causal" : "bidir") << " B" << c.B << " L" << c.L << " d" << c.d << " ks" << c.ks << " lk"
+        << c.lk << " " << dtype_name(c.dtype) << (c.path == Path::kFft ? " fft" : " direct");
+}
+
+class CudaConvCases : public CudaConv, public testing::WithParamInterface<ConvCase> {};
+
+TEST_P(CudaConvCases, MatchesFloat64AndCpu) {
+    const ConvCase c = GetParam();
+    // 0 forces the FFT path; 256 (the cap) lets every kernel of <= 256 taps run direct.
+    setenv("CHELA_CUDA_CONV_DIRECT_MAX", c.path == Path::kFft ? "0" : "256", 1);
+    const float wscale = 1.0f / std::sqrt(static_cast<float>(c.lk));
+    const auto x = round_through(randn(static_cast<size_t>(c.B * c.L * c.d), 11), c.dtype);
+    const auto ws = round_through(randn(static_cast<size_t>(c.d * c.ks), 12, 0.5f), c.dtype);
+    const auto bs = round_through(randn(static_cast<size_t>(c.d), 13, 0.1f), c.dtype);
+    const auto wl = round_through(randn(static_cast<size_t>(c.d * c.lk), 14, wscale), c.dtype);
+    const auto wr = round_through(randn(wl.size(), 15, wscale), c.dtype);
+    const auto om = round_through(randn(static_cast<size_t>(c.d), 16), c.dtype);
+    HostTensor hx({c.B, c.L, c.d}, x, c.dtype), hws({c.d, c.ks}, ws, c.dtype), hbs({c.d}, bs, c.dtype),
+        hwl({c.d, c.lk}, wl, c.dtype), hwr({c.d, c.lk}, wr, c.dtype), hom({c.d}, om, c.dtype),
+        hout({c.B, c.L, c.d}, c.dtype), hcpu({c.B, c.L, c.d}, c.dtype);
+    chela_tensor* dout = to_device(hout);  // poisoned (NaN) before the call
+    ASSERT_CHELA_OK(chela_short_long_conv(ctx, to_device(hx), to_device(hws), to_device(hbs), to_device(hwl),
+                                          c.causal ? nullptr : to_device(hwr), to_device(hom), dout, c.causal));
+    ASSERT_CHELA_OK(chela_context_synchronize(ctx));
+    to_host(dout, hout);
+    ASSERT_CHELA_OK(chela_short_long_conv(cpu, hx.view(), hws.view(), hbs.view(), hwl.view(),
+                                          c.causal ? nullptr : hwr.view(), hom.view(), hcpu.view(), c.causal));
+    const auto want = ref::short_long_conv(c.B, c.L, c.d, c.ks, c.lk, c.causal, to_double(x), to_double(ws),
+                                           to_double(bs), to_double(wl),
+                                           c.causal ? std::vector<double>() : to_double(wr), to_double(om));
+    const double tol = c.dtype == CHELA_DTYPE_F32 ? 1e-5 : 3e-3;
+    const auto got = hout.f32();
+    EXPECT_LE(rel_l2(got, want), tol);
+    EXPECT_LE(rel_l2(got, to_double(hcpu.f32())), tol);
+}
+
+std::vector<ConvCase> cases() {
+    std::vector<ConvCase> out;
+    const int64_t d = 40;  // not a multiple of 32: partial channel tiles
+    for (Path path : {Path::kDirect, Path::kFft})
+        for (int64_t L : {1, 2, 63, 64, 65, 257, 1000, 4097}) {
+            const bool big = L > 1000;
+            const int64_t lk_short = std::min<int64_t>(L, 100);  // Lk < L except for tiny L
+            out.push_back({2, L, d, 3, lk_short, true, CHELA_DTYPE_F32, path});
+            out.push_back({1, L, d, 5, lk_short, false, CHELA_DTYPE_BF16, path});
+            if (path == Path::kFft || L <= 256) {  // Lk = L: direct only while L <= 256 taps
+                out.push_back({big ? 1 : 2, L, big ? 8 : d, 3, L, true, CHELA_DTYPE_BF16, path});
+                out.push_back({1, L, big ? 8 : d, 3, L, false, CHELA_DTYPE_F32, path});
+            }
+        }
+    out.push_back({1, 300, 33, 7, 256, false, CHELA_DTYPE_F16, Path::kDirect});  // direct at its cap, f16
+    out.push_back({2, 200, 33, 4, 350, true, CHELA_DTYPE_F16, Path::kFft});      // Lk > L, even ks
+    return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaConvCases, testing::ValuesIn(cases()));
+
+struct ErrorInputs {
+    HostTensor x{{1, 8, 4}, randn(32, 1), CHELA_DTYPE_BF16}, ws{{4, 3}, randn(12, 2)}, bs{{4}, randn(4, 3)},
+        wl{{4, 8}, randn(32, 4)}, om{{4}, randn(4, 5)}, out{{1, 8, 4}, CHELA_DTYPE_BF16};
+};
+
+TEST_F(CudaConv, HostTensorOnACudaContextIsAClearError) {
+    ErrorInputs in;
+    EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, in.x.view(), to_device(in.ws), to_device(in.bs), to_device(in.wl),
+                                             nullptr, to_device(in.om), to_device(in.out), 1),
+                       CHELA_ERR_INVALID_ARGUMENT, "x: tensor is in host memory");
+    EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, to_device(in.x), to_device(in.ws), in.bs.view(), to_device(in.wl),
+                                             nullptr, to_device(in.om), to_device(in.out), 1),
+                       CHELA_ERR_INVALID_ARGUMENT, "short_bias: tensor is in host memory");
+}
+
+TEST_F(CudaConv, WrongShapesAndDtypesAreClearErrors) {
+    ErrorInputs in;
+    HostTensor bad_out({1, 7, 4}, CHELA_DTYPE_BF16), f32_out({1, 8, 4}), bad_wl({5, 8}, randn(40, 6));
+    chela_tensor *dx = to_device(in.x), *dws = to_device(in.ws), *dbs = to_device(in.bs), *dwl = to_device(in.wl),
+                 *dom = to_device(in.om);
+    EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(bad_out), 1),
+                       CHELA_ERR_SHAPE, "out");
+    EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, to_device(bad_wl), nullptr, dom, to_device(in.out), 1),
+                       CHELA_ERR_SHAPE, "long_weight");
+    EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(f32_out), 1),
+                       CHELA_ERR_DTYPE, "dtype of x");
+    EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(in.out), 0),
+                       CHELA_ERR_INVALID_ARGUMENT, "long_weight_rev");
+    setenv("CHELA_CUDA_CONV_DIRECT_MAX", "lots", 1);
+    EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(in.out), 1),
+                       CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_DIRECT_MAX");
+}
+
+// A failed call must leave the context usable.
+TEST_F(CudaConv, ContextStillWorksAfterAnError) {
+    ErrorInputs in;
+    HostTensor bad_out({1, 7, 4}, CHELA_DTYPE_BF16), back({1, 8, 4}, CHELA_DTYPE_BF16);
+    chela_tensor *dx = to_device(in.x), *dws = to_device(in.ws), *dbs = to_device(in.bs), *dwl = to_device(in.wl),
+                 *dom = to_device(in.om), *dout = to_device(in.out);
+    EXPECT_NE(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(bad_out), 1), CHELA_OK);
+    ASSERT_CHELA_OK(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, dout, 1));
+    ASSERT_CHELA_OK(chela_context_synchronize(ctx));
+    to_host(dout, back);
+    for (float v : back.f32()) EXPECT_TRUE(std::isfinite(v));
+}
+
+}  // namespace
