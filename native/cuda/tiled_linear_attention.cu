@@ -184,11 +184,13 @@ Plan make_plan(const LinearAttentionParams& p) {
         if (nchunks > (int64_t(1) << 30)) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): L too long");
         int nseg = p.segments;
         if (nseg <= 0) {
-            // Fill the chip: about two CTAs per SM; a segment keeps >= 16 chunks so the pre-pass
-            // (which re-reads k and v) stays small against the main pass.
+            // Fill the chip in ONE wave (two resident CTAs per SM): the H100 sweep (docs/gpu.md) showed
+            // a partial second wave costs more than the parallelism gains (B2 H16 L64K: 5 segments
+            // 2.01 ms, 4 segments 1.59 ms). A segment keeps >= 16 chunks so the pre-pass (which
+            // re-reads k and v) stays small against the main pass.
             const int64_t base = p.B * p.H * int64_t(pl.dvblocks);
-            const int64_t want = 2 * int64_t(sm_count());
-            nseg = int(std::max<int64_t>(1, std::min<int64_t>((want + base - 1) / base, nchunks / 16)));
+            const int64_t slots = 2 * int64_t(sm_count());
+            nseg = int(std::max<int64_t>(1, std::min<int64_t>(slots / base, nchunks / 16)));
         }
         int seg_chunks = int((nchunks + nseg - 1) / nseg);
         nseg = int((nchunks + seg_chunks - 1) / seg_chunks);  // no empty segment
