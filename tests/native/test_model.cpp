@@ -3,6 +3,7 @@
 #include "cpu/layer_ops.h"
 #include "reference/layer_ref.h"
 #include "support/checkpoint_writer.h"
+#include "support/loaded_model.h"
 #include "support/test_util.h"
 
 #include <atomic>
@@ -14,28 +15,6 @@ using namespace chela;
 using namespace chela::test;
 
 namespace {
-
-// One loaded model in a fresh temp dir.
-struct Loaded {
-    chela_context* ctx = nullptr;
-    chela_model* model = nullptr;
-    chela_model_config cfg{};
-    Loaded(const chela_model_config& c, uint64_t seed, int branches = 1, int threads = 2) {
-        static std::atomic<int> counter{0};
-        const std::string dir = testing::TempDir() + "chela_model_" + std::to_string(::getpid()) + "_" +
-                                std::to_string(counter++);
-        write_checkpoint(dir, c, random_weights(c, seed, branches));
-        EXPECT_EQ(chela_context_create_cpu(threads, &ctx), CHELA_OK) << chela_last_error();
-        EXPECT_EQ(chela_model_load(ctx, dir.c_str(), &model), CHELA_OK) << chela_last_error();
-        if (model) chela_model_get_config(model, &cfg);
-        std::filesystem::remove_all(dir);
-    }
-    ~Loaded() {
-        chela_model_destroy(model);
-        chela_context_destroy(ctx);
-    }
-    ref::Weights weights() const { return ref::Weights(model); }
-};
 
 struct LayerCase {
     const char* name;
@@ -76,7 +55,7 @@ TEST_P(LayerVsReference, MatchesFloat64) {
     HostTensor xt({B, c.L, d}, x), yt({B, c.L, d});
     for (int layer = 0; layer < m.cfg.n_layers; ++layer) {
         ASSERT_CHELA_OK(chela_model_layer_forward(m.model, layer, xt.view(), yt.view()));
-        const auto want = ref::layer(m.cfg, m.weights(), layer, B, c.L, to_double(x));
+        const auto want = ref::layer(m.cfg, ref::Weights(m.model), layer, B, c.L, to_double(x));
         EXPECT_LE(rel_l2(yt.f32(), want), 2e-5) << "layer " << layer;
         yt.poison();
     }
@@ -102,7 +81,7 @@ TEST(LayerComposition, EqualsPublicOps) {
     chela_model_config cfg = config_for(kLayerCases[1]);
     Loaded m(cfg, 5);
     ASSERT_NE(m.model, nullptr);
-    const ref::Weights w = m.weights();
+    const ref::Weights w = ref::Weights(m.model);
     const int64_t B = 2, L = 65, d = cfg.d_model, e = cfg.z_dim, f = cfg.v_dim, rows = B * L;
     const int64_t pw = 2 * d + e + f;
     const auto x = randn(static_cast<size_t>(rows * d), 9);
@@ -207,7 +186,7 @@ TEST_P(ModelVsReference, MatchesFloat64) {
     const bool lm = m.cfg.task == CHELA_TASK_LM;
     HostTensor out(lm ? std::vector<int64_t>{B, L, m.cfg.vocab_size} : std::vector<int64_t>{B, m.cfg.num_classes});
     ASSERT_CHELA_OK(chela_model_forward(m.model, in.view(), nullptr, out.view()));
-    const auto want = ref::model(m.cfg, m.weights(), B, {L, L, L}, in);
+    const auto want = ref::model(m.cfg, ref::Weights(m.model), B, {L, L, L}, in);
     EXPECT_LE(rel_l2(out.f32(), want), 2e-5);
 }
 
@@ -240,7 +219,7 @@ TEST_P(UnequalLengths, PaddingNeverInfluencesValidPositions) {
                                            : std::vector<int64_t>{B, m.cfg.num_classes};
     HostTensor out1(oshape), out2(oshape);
     ASSERT_CHELA_OK(chela_model_forward(m.model, in.view(), lt.view(), out1.view()));
-    EXPECT_LE(rel_l2(out1.f32(), ref::model(m.cfg, m.weights(), B, lens, in)), 2e-5);
+    EXPECT_LE(rel_l2(out1.f32(), ref::model(m.cfg, ref::Weights(m.model), B, lens, in)), 2e-5);
     // Scribble over the padding and run again: identical bits.
     HostTensor in2 = model_inputs(m.cfg, B, L, 99);
     const size_t row = m.cfg.vocab_size > 0 ? 1 : static_cast<size_t>(m.cfg.input_dim);
@@ -330,7 +309,7 @@ TEST(ModelDtypes, LayerForwardBf16Storage) {
     const auto x = round_through(randn(static_cast<size_t>(L * d), 3), CHELA_DTYPE_BF16);
     HostTensor xb({1, L, d}, x, CHELA_DTYPE_BF16), yb({1, L, d}, CHELA_DTYPE_BF16);
     ASSERT_CHELA_OK(chela_model_layer_forward(m.model, 0, xb.view(), yb.view()));
-    const auto want = ref::layer(m.cfg, m.weights(), 0, 1, L, to_double(x));
+    const auto want = ref::layer(m.cfg, ref::Weights(m.model), 0, 1, L, to_double(x));
     EXPECT_LE(rel_l2(yb.f32(), want), 8e-3);
 }
 

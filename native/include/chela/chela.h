@@ -257,7 +257,8 @@ typedef struct chela_model_config {
 /* Loads `dir`/config.json and `dir`/model.safetensors (memory-mapped, validated strictly: every
  * problem names the key or tensor). The model keeps a reference to `ctx`. */
 CHELA_API chela_status chela_model_load(chela_context* ctx, const char* dir, chela_model** out);
-/* Frees the model. Null is accepted. Must not race with a call using the model. */
+/* Frees the model. Null is accepted. Must not race with a call using the model. A model that
+ * still has streaming states (chela_state_create) is not freed: CHELA_ERR_INVALID_ARGUMENT. */
 CHELA_API chela_status chela_model_destroy(chela_model* model);
 CHELA_API chela_status chela_model_get_config(const chela_model* model, chela_model_config* out);
 
@@ -283,6 +284,63 @@ CHELA_API chela_status chela_model_forward(chela_model* model, const chela_tenso
 /* One CHELA layer (index `layer`, 0-based) of the model: x [B, L, d] -> y [B, L, d], f32. */
 CHELA_API chela_status chela_model_layer_forward(chela_model* model, int32_t layer,
                                                  const chela_tensor* x, chela_tensor* y);
+
+/* ---------------------------------------------------------------- streaming (causal LMs) */
+
+/*
+ * The running state of B token streams through a causal language model (spec "Streaming /
+ * decode"): per layer the last short_kernel-1 rows of Xn, the last long_kernel-1 rows of A and
+ * the attention state S per head (plus the key sum for attn_norm denominator). Prefill of t
+ * tokens followed by n decode steps gives the logits of one forward pass over the t+n tokens.
+ * Costs: a prefill on a fresh state is the forward pass (O(t log t) conv, O(t) attention); a
+ * decode step is O(long_kernel * d) per layer for the long conv plus O(e*f/H) for attention, so
+ * a step does not grow with the context. A prefill on a state that already holds tokens
+ * continues it (multi-turn prompts) with the direct conv sum, O(t * long_kernel * d) per layer.
+ * A state is used by one thread at a time; the model may serve many states at once. A call that
+ * fails on bad input leaves the state as it was; a failure inside the computation marks the state
+ * unusable until chela_state_reset.
+ */
+typedef struct chela_state chela_state;
+
+/* A fresh state for `batch` streams of a CPU model with causal=1 and task=lm. */
+CHELA_API chela_status chela_state_create(chela_model* model, int64_t batch, chela_state** out);
+/* Frees the state. Null is accepted. */
+CHELA_API chela_status chela_state_destroy(chela_state* state);
+/* Back to the empty stream (no tokens seen). */
+CHELA_API chela_status chela_state_reset(chela_state* state);
+/* Tokens consumed per stream so far. */
+CHELA_API chela_status chela_state_position(const chela_state* state, int64_t* tokens);
+
+/*
+ * Feeds a prompt: inputs token ids [B, t] i32 (or features [B, t, input_dim]); t >= 1.
+ * logits: f32 [B, vocab] for the last position, or [B, t, vocab] for every position.
+ */
+CHELA_API chela_status chela_state_prefill(chela_state* state, const chela_tensor* inputs,
+                                           chela_tensor* logits);
+/* One step: inputs token ids [B] i32 (or features [B, input_dim]); logits f32 [B, vocab]. */
+CHELA_API chela_status chela_state_decode(chela_state* state, const chela_tensor* inputs,
+                                          chela_tensor* logits);
+
+/* Next-token sampling. temperature 0 = greedy (argmax; ties take the lowest id). Otherwise the
+ * logits are divided by the temperature, cut to the top_k largest (0 = all), softmaxed, cut to the
+ * smallest set of most likely ids whose probability reaches top_p (1 = all), and one id is drawn. */
+typedef struct chela_sampling_options {
+    float temperature; /* >= 0, finite */
+    int32_t top_k;     /* >= 0 */
+    float top_p;       /* in (0, 1] */
+    int32_t reserved;  /* must be 0 */
+} chela_sampling_options;
+
+/* Greedy: temperature 0, top_k 0, top_p 1. */
+CHELA_API chela_status chela_sampling_options_init(chela_sampling_options* opts);
+
+/*
+ * Draws one id per row of logits [B, V] (f32, host) into ids [B] (i32). `rng` is the caller's
+ * generator state (seed it with any value; it is advanced by each draw), so equal seeds give equal
+ * ids on every machine.
+ */
+CHELA_API chela_status chela_sample(const chela_tensor* logits, const chela_sampling_options* opts,
+                                    uint64_t* rng, chela_tensor* ids);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -38,6 +38,9 @@ extern "C" chela_status chela_model_load(chela_context* ctx, const char* dir, ch
 extern "C" chela_status chela_model_destroy(chela_model* model) {
     return guard([&] {
         if (model == nullptr) return;
+        if (model->live_states.load() != 0)
+            fail(CHELA_ERR_INVALID_ARGUMENT, "model: ", model->live_states.load(),
+                 " streaming state(s) still use this model: destroy them first");
         model->ctx->live_models--;
         delete model;
     });

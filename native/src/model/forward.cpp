@@ -43,10 +43,64 @@ void ffn_block(ThreadPool& pool, const chela_model_config& cfg, const LayerParam
         apply_norm(pool, cfg, rows, out.data(), lp.ffn_norm_w, lp.ffn_norm_b, y);
 }
 
+// Streaming short-long conv: continues the windows that `st` holds for L new rows of Xn. Always
+// computes A for the new rows (to advance the A history); with `long_conv`, also M (the direct
+// O(L*Lk) sum, used for decode steps and for prompts that continue a non-empty stream; a prompt
+// on a fresh stream takes the FFT op instead). Tasks own disjoint channels, windows included.
+void stream_conv(ThreadPool& pool, const chela_model_config& cfg, const LayerParams& lp, int64_t B,
+                 int64_t L, const float* xn, LayerState& st, bool long_conv, float* m) {
+    const int64_t d = cfg.d_model, ks = cfg.short_kernel, Lk = cfg.long_kernel, ks1 = ks - 1, lk1 = Lk - 1;
+    for (int64_t b = 0; b < B; ++b) {
+        const float* xb = xn + b * L * d;
+        float* xh = st.xn_hist.data() + b * ks1 * d;  // [ks1, d] row-major
+        float* ah = st.a_hist.data() + b * d * lk1;   // [d, lk1] channel-major: the dot runs along j
+        pool.parallel_range(d, 16, [&](int64_t c0, int64_t c1) {
+            std::vector<float> xw(static_cast<size_t>(ks1 + L)), aw(static_cast<size_t>(lk1 + L));
+            for (int64_t c = c0; c < c1; ++c) {
+                for (int64_t i = 0; i < ks1; ++i) xw[i] = xh[i * d + c];
+                for (int64_t t = 0; t < L; ++t) xw[ks1 + t] = xb[t * d + c];
+                std::copy(ah + c * lk1, ah + (c + 1) * lk1, aw.begin());
+                const float* ws = lp.short_w + c * ks;
+                for (int64_t t = 0; t < L; ++t) {
+                    float acc = lp.short_b[c];
+                    for (int64_t j = 0; j < ks; ++j) acc += ws[j] * xw[ks1 + t - j];
+                    aw[lk1 + t] = silu(acc);
+                }
+                if (long_conv) {
+                    const float* wl = lp.long_w + c * Lk;
+                    for (int64_t t = 0; t < L; ++t) {
+                        const float* a = aw.data() + lk1 + t;
+                        float g = 0.0f;
+                        for (int64_t j = 0; j < Lk; ++j) g += wl[j] * a[-j];
+                        m[(b * L + t) * d + c] = silu(g + lp.omega[c] * xb[t * d + c]);
+                    }
+                }
+                for (int64_t i = 0; i < ks1; ++i) xh[i * d + c] = xw[L + i];
+                std::copy(aw.begin() + L, aw.end(), ah + c * lk1);
+            }
+        });
+    }
+}
+
 }  // namespace
 
+ModelState make_state(const chela_model& m, int64_t B) {
+    const chela_model_config& cfg = m.ckpt.config;
+    const int64_t d = cfg.d_model, H = cfg.n_heads, dk = cfg.z_dim / H, dv = cfg.v_dim / H;
+    ModelState st;
+    st.B = B;
+    st.layers.resize(static_cast<size_t>(cfg.n_layers));
+    for (LayerState& ls : st.layers) {
+        ls.xn_hist.assign(static_cast<size_t>(B * (cfg.short_kernel - 1) * d), 0.0f);
+        ls.a_hist.assign(static_cast<size_t>(B * d * (cfg.long_kernel - 1)), 0.0f);
+        ls.s.assign(static_cast<size_t>(B * H * dk * dv), 0.0f);
+        if (cfg.attn_norm == CHELA_ATTN_NORM_DENOMINATOR) ls.ksum.assign(static_cast<size_t>(B * H * dk), 0.0f);
+    }
+    return st;
+}
+
 void layer_forward(ThreadPool& pool, const chela_model_config& cfg, const LayerParams& lp,
-                   int64_t B, int64_t L, const float* x, float* y) {
+                   int64_t B, int64_t L, const float* x, float* y, LayerState* state, int64_t past) {
     const int64_t d = cfg.d_model, e = cfg.z_dim, f = cfg.v_dim, rows = B * L;
     const int64_t p_width = 2 * d + e + f;
 
@@ -68,8 +122,11 @@ void layer_forward(ThreadPool& pool, const chela_model_config& cfg, const LayerP
     cp.ks = cfg.short_kernel;
     cp.Lk = cfg.long_kernel;
     cp.causal = cfg.causal != 0;
-    cpu::short_long_conv(pool, cp, xn, lp.short_w, lp.short_b, lp.long_w, lp.long_w_rev, lp.omega,
-                         m.data());
+    const bool continuing = state != nullptr && past > 0;
+    if (!continuing)  // a fresh stream's history is zeros: the FFT op's own causal padding
+        cpu::short_long_conv(pool, cp, xn, lp.short_w, lp.short_b, lp.long_w, lp.long_w_rev, lp.omega,
+                             m.data());
+    if (state != nullptr) stream_conv(pool, cfg, lp, B, L, xn, *state, continuing, m.data());
 
     // 3. Projections. V = SiLU(Xn Wv^T + bv); P = M Wmx^T + bmx = [U | ZR | Hx].
     std::vector<float> v(static_cast<size_t>(rows * f)), p(static_cast<size_t>(rows * p_width));
@@ -106,8 +163,10 @@ void layer_forward(ThreadPool& pool, const chela_model_config& cfg, const LayerP
     ap.eps = cfg.eps;
     ap.decay = cfg.decay ? lp.decay : nullptr;
     ap.norm_weight = lp.attn_norm_w;
-    cpu::linear_attention(pool, ap, q.data(), k.data(), v.data(), nullptr, nullptr, o.data(),
-                          nullptr, nullptr);
+    float* s_io = state ? state->s.data() : nullptr;
+    float* ksum_io = state && !state->ksum.empty() ? state->ksum.data() : nullptr;
+    cpu::linear_attention(pool, ap, q.data(), k.data(), v.data(), continuing ? s_io : nullptr,
+                          continuing ? ksum_io : nullptr, o.data(), s_io, ksum_io);
 
     // 5. Hd = SiLU(Hx + (O*R) Wh^T + bh); Y = X + u * (Hd - X).
     for (int64_t i = 0; i < rows * f; ++i) o[i] *= r[i];
@@ -135,7 +194,7 @@ void layer_forward(ThreadPool& pool, const chela_model_config& cfg, const LayerP
 }
 
 void model_hidden(ThreadPool& pool, const chela_model& m, int64_t B, int64_t L,
-                  const int32_t* tokens, const float* features, float* hidden) {
+                  const int32_t* tokens, const float* features, float* hidden, ModelState* state) {
     const chela_model_config& cfg = m.ckpt.config;
     const ModelParams& mp = m.params;
     const int64_t d = cfg.d_model, rows = B * L;
@@ -154,10 +213,12 @@ void model_hidden(ThreadPool& pool, const chela_model& m, int64_t B, int64_t L,
     std::vector<float> b(static_cast<size_t>(rows * d));
     float* cur = a.data();
     float* next = b.data();
-    for (const LayerParams& lp : mp.layers) {
-        layer_forward(pool, cfg, lp, B, L, cur, next);
+    for (size_t i = 0; i < mp.layers.size(); ++i) {
+        layer_forward(pool, cfg, mp.layers[i], B, L, cur, next, state ? &state->layers[i] : nullptr,
+                      state ? state->past : 0);
         std::swap(cur, next);
     }
+    if (state != nullptr) state->past += L;
     if (cfg.prenorm)
         apply_norm(pool, cfg, rows, cur, mp.final_norm_w, mp.final_norm_b, hidden);
     else

@@ -3,6 +3,7 @@
 
 #include <chela/chela.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -59,4 +60,5 @@ struct chela_model {
     chela::Checkpoint ckpt;
     chela::ModelParams params;
     std::vector<std::string> names;  // tensor names in index order for chela_model_tensor_name
+    std::atomic<int32_t> live_states{0};  // chela_state objects on this model: destroy waits for 0
 };

@@ -145,4 +145,10 @@ protected:
         ASSERT_EQ(st_, CHELA_OK) << chela_status_name(st_) << ": " << chela_last_error(); \
     } while (0)
 
+#define EXPECT_CHELA_OK(call)                                                            \
+    do {                                                                                 \
+        const chela_status st_ = (call);                                                 \
+        EXPECT_EQ(st_, CHELA_OK) << chela_status_name(st_) << ": " << chela_last_error(); \
+    } while (0)
+
 }  // namespace chela::test

@@ -2167,5 +2167,479 @@ public class chela_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class chela_state_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER,
+            chela_h.C_LONG,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_state_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_state_create(chela_model *model, int64_t batch, chela_state **out)
+     * }
+     */
+    public static FunctionDescriptor chela_state_create$descriptor() {
+        return chela_state_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_state_create(chela_model *model, int64_t batch, chela_state **out)
+     * }
+     */
+    public static MethodHandle chela_state_create$handle() {
+        return chela_state_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_state_create(chela_model *model, int64_t batch, chela_state **out)
+     * }
+     */
+    public static MemorySegment chela_state_create$address() {
+        return chela_state_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_state_create(chela_model *model, int64_t batch, chela_state **out)
+     * }
+     */
+    public static int chela_state_create(MemorySegment model, long batch, MemorySegment out) {
+        var mh$ = chela_state_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_state_create", model, batch, out);
+            }
+            return (int)mh$.invokeExact(model, batch, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class chela_state_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_state_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_state_destroy(chela_state *state)
+     * }
+     */
+    public static FunctionDescriptor chela_state_destroy$descriptor() {
+        return chela_state_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_state_destroy(chela_state *state)
+     * }
+     */
+    public static MethodHandle chela_state_destroy$handle() {
+        return chela_state_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_state_destroy(chela_state *state)
+     * }
+     */
+    public static MemorySegment chela_state_destroy$address() {
+        return chela_state_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_state_destroy(chela_state *state)
+     * }
+     */
+    public static int chela_state_destroy(MemorySegment state) {
+        var mh$ = chela_state_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_state_destroy", state);
+            }
+            return (int)mh$.invokeExact(state);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class chela_state_reset {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_state_reset");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_state_reset(chela_state *state)
+     * }
+     */
+    public static FunctionDescriptor chela_state_reset$descriptor() {
+        return chela_state_reset.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_state_reset(chela_state *state)
+     * }
+     */
+    public static MethodHandle chela_state_reset$handle() {
+        return chela_state_reset.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_state_reset(chela_state *state)
+     * }
+     */
+    public static MemorySegment chela_state_reset$address() {
+        return chela_state_reset.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_state_reset(chela_state *state)
+     * }
+     */
+    public static int chela_state_reset(MemorySegment state) {
+        var mh$ = chela_state_reset.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_state_reset", state);
+            }
+            return (int)mh$.invokeExact(state);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class chela_state_position {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_state_position");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_state_position(const chela_state *state, int64_t *tokens)
+     * }
+     */
+    public static FunctionDescriptor chela_state_position$descriptor() {
+        return chela_state_position.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_state_position(const chela_state *state, int64_t *tokens)
+     * }
+     */
+    public static MethodHandle chela_state_position$handle() {
+        return chela_state_position.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_state_position(const chela_state *state, int64_t *tokens)
+     * }
+     */
+    public static MemorySegment chela_state_position$address() {
+        return chela_state_position.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_state_position(const chela_state *state, int64_t *tokens)
+     * }
+     */
+    public static int chela_state_position(MemorySegment state, MemorySegment tokens) {
+        var mh$ = chela_state_position.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_state_position", state, tokens);
+            }
+            return (int)mh$.invokeExact(state, tokens);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class chela_state_prefill {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_state_prefill");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_state_prefill(chela_state *state, const chela_tensor *inputs, chela_tensor *logits)
+     * }
+     */
+    public static FunctionDescriptor chela_state_prefill$descriptor() {
+        return chela_state_prefill.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_state_prefill(chela_state *state, const chela_tensor *inputs, chela_tensor *logits)
+     * }
+     */
+    public static MethodHandle chela_state_prefill$handle() {
+        return chela_state_prefill.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_state_prefill(chela_state *state, const chela_tensor *inputs, chela_tensor *logits)
+     * }
+     */
+    public static MemorySegment chela_state_prefill$address() {
+        return chela_state_prefill.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_state_prefill(chela_state *state, const chela_tensor *inputs, chela_tensor *logits)
+     * }
+     */
+    public static int chela_state_prefill(MemorySegment state, MemorySegment inputs, MemorySegment logits) {
+        var mh$ = chela_state_prefill.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_state_prefill", state, inputs, logits);
+            }
+            return (int)mh$.invokeExact(state, inputs, logits);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class chela_state_decode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_state_decode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_state_decode(chela_state *state, const chela_tensor *inputs, chela_tensor *logits)
+     * }
+     */
+    public static FunctionDescriptor chela_state_decode$descriptor() {
+        return chela_state_decode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_state_decode(chela_state *state, const chela_tensor *inputs, chela_tensor *logits)
+     * }
+     */
+    public static MethodHandle chela_state_decode$handle() {
+        return chela_state_decode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_state_decode(chela_state *state, const chela_tensor *inputs, chela_tensor *logits)
+     * }
+     */
+    public static MemorySegment chela_state_decode$address() {
+        return chela_state_decode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_state_decode(chela_state *state, const chela_tensor *inputs, chela_tensor *logits)
+     * }
+     */
+    public static int chela_state_decode(MemorySegment state, MemorySegment inputs, MemorySegment logits) {
+        var mh$ = chela_state_decode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_state_decode", state, inputs, logits);
+            }
+            return (int)mh$.invokeExact(state, inputs, logits);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class chela_sampling_options_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_sampling_options_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_sampling_options_init(chela_sampling_options *opts)
+     * }
+     */
+    public static FunctionDescriptor chela_sampling_options_init$descriptor() {
+        return chela_sampling_options_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_sampling_options_init(chela_sampling_options *opts)
+     * }
+     */
+    public static MethodHandle chela_sampling_options_init$handle() {
+        return chela_sampling_options_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_sampling_options_init(chela_sampling_options *opts)
+     * }
+     */
+    public static MemorySegment chela_sampling_options_init$address() {
+        return chela_sampling_options_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_sampling_options_init(chela_sampling_options *opts)
+     * }
+     */
+    public static int chela_sampling_options_init(MemorySegment opts) {
+        var mh$ = chela_sampling_options_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_sampling_options_init", opts);
+            }
+            return (int)mh$.invokeExact(opts);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class chela_sample {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_sample");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_sample(const chela_tensor *logits, const chela_sampling_options *opts, uint64_t *rng, chela_tensor *ids)
+     * }
+     */
+    public static FunctionDescriptor chela_sample$descriptor() {
+        return chela_sample.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_sample(const chela_tensor *logits, const chela_sampling_options *opts, uint64_t *rng, chela_tensor *ids)
+     * }
+     */
+    public static MethodHandle chela_sample$handle() {
+        return chela_sample.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_sample(const chela_tensor *logits, const chela_sampling_options *opts, uint64_t *rng, chela_tensor *ids)
+     * }
+     */
+    public static MemorySegment chela_sample$address() {
+        return chela_sample.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_sample(const chela_tensor *logits, const chela_sampling_options *opts, uint64_t *rng, chela_tensor *ids)
+     * }
+     */
+    public static int chela_sample(MemorySegment logits, MemorySegment opts, MemorySegment rng, MemorySegment ids) {
+        var mh$ = chela_sample.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_sample", logits, opts, rng, ids);
+            }
+            return (int)mh$.invokeExact(logits, opts, rng, ids);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 
