@@ -159,16 +159,16 @@ fuzz_pass() {
     say "fuzz: no crash, hang or sanitizer report in ${seconds}s"
 }
 
-# The main job: the Java CLI times a forward pass of the random-weight demo model on the CPU
-# backend (the trained models of the real-models issue replace it). Without a JDK >= 22 it falls
-# back to the native demo binary and says so.
+# The main job: the Java CLI generates text from the shipped byte-level LM (models/bytelm) on the
+# CPU backend and prints prefill and decode tokens/s; arguments after `run` go to `chela generate`
+# (e.g. ./build.sh run --prompt "import os" --tokens 500). Without a JDK >= 22 it falls back to the
+# native demo binary and says so.
 main_job() {
-    "$BUILD/chela-demo" "$BUILD/demo-model" --write-only
     if java_prereqs; then
         stage_java_bundle
         (cd "$ROOT/java" && mvn -B -q -DskipTests package) || die "Java build failed"
-        say "main job: java -jar java/target/chela.jar bench (random-weight demo model, CPU backend)"
-        java -jar "$ROOT/java/target/chela.jar" bench --model "$BUILD/demo-model" --batch 2 --tokens 2048 --reps 3
+        say "main job: java -jar java/target/chela.jar generate --model models/bytelm (CPU backend)"
+        java -jar "$ROOT/java/target/chela.jar" generate --model "$ROOT/models/bytelm" "$@"
     else
         say "main job: no JDK >= 22, running the native demo instead"
         "$BUILD/chela-demo" "$BUILD/demo-model" --batch 2 --tokens 2048
@@ -179,7 +179,7 @@ cmd="${1:-test}"
 shift || true
 case "$cmd" in
     build) build_release ;;
-    run) build_release; main_job ;;
+    run) build_release; main_job "$@" ;;
     test)
         build_release
         run_ctest "$BUILD"

@@ -201,12 +201,36 @@ public final class ChelaModel implements AutoCloseable {
         }
     }
 
+    /**
+     * A streaming session (prefill, then decode token by token) over this causal language model for
+     * {@code batch} parallel streams. Close it before the model.
+     */
+    public Session newSession(int batch) {
+        return Session.open(this, batch);
+    }
+
+    /** {@link #newSession(int)} for one stream. */
+    public Session newSession() {
+        return newSession(1);
+    }
+
+    Guard.Use use() {
+        return guard.use();
+    }
+
+    MemorySegment handle() {
+        return handle;
+    }
+
     /** True after {@link #close()}. */
     public boolean isClosed() {
         return guard.isClosed();
     }
 
-    /** Frees the model (waiting for calls in flight). Idempotent. */
+    /**
+     * Frees the model (waiting for calls in flight). Idempotent. Throws {@link ChelaException}, and
+     * keeps the model open, while sessions of it are still open.
+     */
     @Override
     public void close() {
         guard.close(() -> Native.check(chela_h.chela_model_destroy(handle)));

@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "chela", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
          description = "Run CHELA models with Chela4J.",
-         subcommands = {Main.Info.class, Main.Forward.class, Main.Classify.class, Main.Bench.class})
+         subcommands = {Main.Info.class, Main.Forward.class, Main.Classify.class, Main.Bench.class, Generate.class,
+                        EvalLm.class})
 public final class Main {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
@@ -38,7 +39,7 @@ public final class Main {
     }
 
     /** Options every subcommand shares. */
-    static class Common {
+    static class Common {  // package-private: the subcommands in their own files extend it
         @Option(names = "--threads", description = "CPU threads (0 = one per hardware thread)", defaultValue = "0")
         int threads;
 
@@ -139,18 +140,28 @@ public final class Main {
         }
     }
 
-    @Command(name = "classify", description = "Predicted class for each token sequence (one per line in --input).")
+    @Command(name = "classify", description = "Predicted class for each token sequence (one per line in --input), "
+            + "or accuracy on labelled expressions (--tsv: label<TAB>text, tokenized with the model's vocab.txt).")
     static final class Classify extends Common implements Callable<Integer> {
         @Option(names = "--model", required = true) Path model;
-        @Option(names = "--input", required = true) Path input;
+        @Option(names = "--input", description = "token ids, one sequence per line") Path input;
+        @Option(names = "--tsv", description = "labelled expressions: label<TAB>space-separated tokens") Path tsv;
+        @Option(names = "--batch", defaultValue = "16") int batch;
 
         @Override
         public Integer call() throws IOException {
-            List<int[]> seqs = readTokens(input);
+            if ((input == null) == (tsv == null)) {
+                throw new IllegalArgumentException("give exactly one of --input and --tsv");
+            }
             try (Backend be = backend(); ChelaModel m = ChelaModel.load(model, be)) {
-                for (int c : m.classify(seqs.toArray(new int[0][]))) {
-                    System.out.println(c);
+                if (input != null) {
+                    for (int c : m.classify(readTokens(input).toArray(new int[0][]))) {
+                        System.out.println(c);
+                    }
+                    return 0;
                 }
+                Labelled data = Labelled.read(tsv, model.resolve("vocab.txt"));
+                System.out.printf("accuracy: %.4f (%d examples)%n", data.accuracy(m, batch), data.size());
             }
             return 0;
         }
