@@ -3,7 +3,10 @@
 //
 //   chela-bench [--op la|conv|layer|all] [--B 1] [--H 1] [--L 8192] [--e 128] [--f 1024]
 //               [--d 1024] [--lk L] [--threads 0] [--reps 5] [--no-naive]
+//   chela-bench --op decode --model DIR [--context 1024,8192,32768] [--steps 64] [--threads 0]
 //
+// decode: streaming on a causal LM checkpoint: prefill a random prompt of each context length
+// (time and tokens/s), then --steps single-token decode steps (median ms/token and tokens/s).
 // Prints, per op: median ms over --reps runs (after one warm-up), effective GB/s counting the
 // fewest bytes the op must move (inputs read once, outputs written once, f32), and the naive time.
 #include <chela/chela.h>
@@ -31,6 +34,8 @@ struct Args {
     int64_t B = 1, H = 1, L = 8192, e = 128, f = 1024, d = 1024, lk = 0;
     int threads = 0, reps = 5;
     bool naive = true;
+    std::string model, contexts = "1024,8192,32768";
+    int steps = 64;
 };
 
 Args parse(int argc, char** argv) {
@@ -52,6 +57,9 @@ Args parse(int argc, char** argv) {
         else if (k == "--threads") a.threads = std::atoi(next());
         else if (k == "--reps") a.reps = std::atoi(next());
         else if (k == "--no-naive") a.naive = false;
+        else if (k == "--model") a.model = next();
+        else if (k == "--context") a.contexts = next();
+        else if (k == "--steps") a.steps = std::atoi(next());
         else { std::fprintf(stderr, "unknown option %s (see the header of bench.cpp)\n", k.c_str()); std::exit(2); }
     }
     if (a.lk <= 0) a.lk = a.L;
@@ -218,6 +226,46 @@ void bench_layer(chela_context* ctx, const Args& a) {
                 a.B * a.L / (ms * 1e-3));
 }
 
+void bench_decode(chela_context* ctx, const Args& a) {
+    chela_model* model = nullptr;
+    check(chela_model_load(ctx, a.model.c_str(), &model));
+    chela_model_config cfg{};
+    check(chela_model_get_config(model, &cfg));
+    std::printf("decode: %s (d%d e%d f%d, %d layers, Lk %d, vocab %d)\n", a.model.c_str(), cfg.d_model, cfg.z_dim,
+                cfg.v_dim, cfg.n_layers, cfg.long_kernel, cfg.vocab_size);
+    std::mt19937 rng(7);
+    std::vector<float> logits(static_cast<size_t>(cfg.vocab_size));
+    for (size_t at = 0; at < a.contexts.size();) {
+        size_t comma = a.contexts.find(',', at);
+        if (comma == std::string::npos) comma = a.contexts.size();
+        const int64_t context = std::atoll(a.contexts.substr(at, comma - at).c_str());
+        at = comma + 1;
+        std::vector<int32_t> ids(static_cast<size_t>(context));
+        for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(cfg.vocab_size));
+        chela_state* st = nullptr;
+        check(chela_state_create(model, 1, &st));
+        chela_tensor in{}, out{};
+        in.data = ids.data(); in.dtype = CHELA_DTYPE_I32; in.rank = 2; in.shape[0] = 1; in.shape[1] = context;
+        out.data = logits.data(); out.dtype = CHELA_DTYPE_F32; out.rank = 2; out.shape[0] = 1; out.shape[1] = cfg.vocab_size;
+        const double prefill_ms = seconds_of([&] { check(chela_state_prefill(st, &in, &out)); }) * 1e3;
+        std::vector<double> step_ms;
+        int32_t token = ids.back();
+        in.data = &token; in.rank = 1; in.shape[0] = 1;
+        for (int i = 0; i < a.steps; ++i) {
+            step_ms.push_back(seconds_of([&] { check(chela_state_decode(st, &in, &out)); }) * 1e3);
+            token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        }
+        std::sort(step_ms.begin(), step_ms.end());
+        const double med = step_ms[step_ms.size() / 2];
+        std::printf("  context %6lld: prefill %9.1f ms (%6.0f tokens/s); decode median %.3f ms/token "
+                    "(%.0f tokens/s), p90 %.3f ms over %d steps\n",
+                    (long long)context, prefill_ms, context / (prefill_ms * 1e-3), med, 1e3 / med,
+                    step_ms[step_ms.size() * 9 / 10], a.steps);
+        check(chela_state_destroy(st));
+    }
+    check(chela_model_destroy(model));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,6 +280,7 @@ int main(int argc, char** argv) {
     if (a.op == "la" || a.op == "all") bench_attention(ctx, a);
     if (a.op == "conv" || a.op == "all") bench_conv(ctx, a);
     if (a.op == "layer" || a.op == "all") bench_layer(ctx, a);
+    if (a.op == "decode") bench_decode(ctx, a);
     chela_context_destroy(ctx);
     return 0;
 }
