@@ -1,42 +1,15 @@
 // The CUDA backend against the float64 reference and the CPU backend, through the C ABI only.
 // Every test skips with one line where no CUDA device is usable (CI, CPU-only builds).
 #include "reference/linear_attention_ref.h"
-#include "support/test_util.h"
+#include "support/cuda_fixture.h"
 
-#include <deque>
 
 using namespace chela;
 using namespace chela::test;
 
 namespace {
 
-class Cuda : public testing::Test {
-protected:
-    void SetUp() override {
-        int32_t n = 0;
-        ASSERT_CHELA_OK(chela_cuda_device_count(&n));
-        if (n == 0) GTEST_SKIP() << "no CUDA device (or CUDA backend not built): GPU tests skipped";
-        ASSERT_CHELA_OK(chela_context_create_cuda(0, &ctx));
-    }
-    void TearDown() override {
-        for (auto& t : device_) chela_tensor_release(ctx, &t);
-        device_.clear();
-        chela_context_destroy(ctx);
-    }
-    // A device copy of a host tensor (poisoned host outputs copy their NaNs too).
-    chela_tensor* to_device(const HostTensor& h) {
-        chela_tensor d{};
-        EXPECT_EQ(chela_tensor_allocate(ctx, h.view()->dtype, h.view()->rank, h.view()->shape, &d), CHELA_OK)
-            << chela_last_error();
-        EXPECT_EQ(chela_tensor_copy(ctx, h.view(), &d), CHELA_OK) << chela_last_error();
-        device_.push_back(d);
-        return &device_.back();
-    }
-    void to_host(const chela_tensor* d, HostTensor& h) { EXPECT_EQ(chela_tensor_copy(ctx, d, h.view()), CHELA_OK) << chela_last_error(); }
-
-    chela_context* ctx = nullptr;
-    std::deque<chela_tensor> device_;
-};
+using Cuda = CudaTest;
 
 struct LaCase {
     int64_t B, L, dk, dv, H;

@@ -3,10 +3,9 @@
 // causal and bidirectional, Lk < L and Lk = L, odd lengths, f32 and bf16, outputs poisoned first.
 // Every test skips with one line where no CUDA device is usable (CI, CPU-only builds).
 #include "reference/short_long_conv_ref.h"
-#include "support/test_util.h"
+#include "support/cuda_fixture.h"
 
 #include <cstdlib>
-#include <deque>
 #include <string>
 
 using namespace chela;
@@ -14,37 +13,20 @@ using namespace chela::test;
 
 namespace {
 
-class CudaConv : public testing::Test {
+class CudaConv : public CudaTest {
 protected:
     void SetUp() override {
-        int32_t n = 0;
-        ASSERT_CHELA_OK(chela_cuda_device_count(&n));
-        if (n == 0) GTEST_SKIP() << "no CUDA device (or CUDA backend not built): GPU conv tests skipped";
-        ASSERT_CHELA_OK(chela_context_create_cuda(0, &ctx));
+        CudaTest::SetUp();
+        if (ctx == nullptr) return;  // skipped: no device
         ASSERT_CHELA_OK(chela_context_create_cpu(2, &cpu));
     }
     void TearDown() override {
         unsetenv("CHELA_CUDA_CONV_DIRECT_MAX");
-        for (auto& t : device_) chela_tensor_release(ctx, &t);
-        device_.clear();
-        if (ctx) chela_context_destroy(ctx);
         if (cpu) chela_context_destroy(cpu);
-    }
-    chela_tensor* to_device(const HostTensor& h) {
-        chela_tensor d{};
-        EXPECT_EQ(chela_tensor_allocate(ctx, h.view()->dtype, h.view()->rank, h.view()->shape, &d), CHELA_OK)
-            << chela_last_error();
-        EXPECT_EQ(chela_tensor_copy(ctx, h.view(), &d), CHELA_OK) << chela_last_error();
-        device_.push_back(d);
-        return &device_.back();
-    }
-    void to_host(const chela_tensor* d, HostTensor& h) {
-        EXPECT_EQ(chela_tensor_copy(ctx, d, h.view()), CHELA_OK) << chela_last_error();
+        CudaTest::TearDown();
     }
 
-    chela_context* ctx = nullptr;
     chela_context* cpu = nullptr;
-    std::deque<chela_tensor> device_;
 };
 
 enum class Path { kDirect, kFft };
