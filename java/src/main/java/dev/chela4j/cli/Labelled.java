@@ -17,13 +17,7 @@ import java.util.Map;
  */
 record Labelled(List<int[]> sequences, int[] labels) {
     static Labelled read(Path tsv, Path vocabFile) throws IOException {
-        if (!Files.isRegularFile(vocabFile)) {
-            throw new IllegalArgumentException("no vocabulary at " + vocabFile + " (one token per line)");
-        }
-        Map<String, Integer> vocab = new HashMap<>();
-        for (String tok : Files.readAllLines(vocabFile)) {
-            vocab.putIfAbsent(tok, vocab.size());
-        }
+        Map<String, Integer> vocab = vocab(vocabFile);
         List<int[]> seqs = new ArrayList<>();
         List<Integer> labels = new ArrayList<>();
         int lineNo = 0;
@@ -36,15 +30,7 @@ record Labelled(List<int[]> sequences, int[] labels) {
             if (tab < 0) {
                 throw new IllegalArgumentException(tsv + ":" + lineNo + ": expected label<TAB>text");
             }
-            String[] toks = line.substring(tab + 1).trim().split("\\s+");
-            int[] ids = new int[toks.length];
-            for (int i = 0; i < toks.length; i++) {
-                Integer id = vocab.get(toks[i]);
-                if (id == null) {
-                    throw new IllegalArgumentException(tsv + ":" + lineNo + ": token \"" + toks[i] + "\" is not in " + vocabFile);
-                }
-                ids[i] = id;
-            }
+            int[] ids = tokenize(line.substring(tab + 1), vocab, tsv + ":" + lineNo);
             try {
                 labels.add(Integer.parseInt(line.substring(0, tab).trim()));
             } catch (NumberFormatException ex) {
@@ -53,6 +39,46 @@ record Labelled(List<int[]> sequences, int[] labels) {
             seqs.add(ids);
         }
         return new Labelled(seqs, labels.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    /** {@code n} generated ListOps expressions (test-set settings), labelled by the evaluator. */
+    static Labelled generated(int n, long seed, Path vocabFile) throws IOException {
+        if (n < 1) {
+            throw new IllegalArgumentException("--generate needs at least 1 expression");
+        }
+        Map<String, Integer> vocab = vocab(vocabFile);
+        List<int[]> seqs = new ArrayList<>();
+        int[] labels = new int[n];
+        List<String> texts = ListOps.generate(n, seed, 20, 2000, 7, 5);
+        for (int i = 0; i < n; i++) {
+            seqs.add(tokenize(texts.get(i), vocab, "generated expression " + i));
+            labels[i] = ListOps.evaluate(texts.get(i));
+        }
+        return new Labelled(seqs, labels);
+    }
+
+    private static Map<String, Integer> vocab(Path vocabFile) throws IOException {
+        if (!Files.isRegularFile(vocabFile)) {
+            throw new IllegalArgumentException("no vocabulary at " + vocabFile + " (one token per line)");
+        }
+        Map<String, Integer> vocab = new HashMap<>();
+        for (String tok : Files.readAllLines(vocabFile)) {
+            vocab.putIfAbsent(tok, vocab.size());
+        }
+        return vocab;
+    }
+
+    private static int[] tokenize(String text, Map<String, Integer> vocab, String where) {
+        String[] toks = text.trim().split("\\s+");
+        int[] ids = new int[toks.length];
+        for (int i = 0; i < toks.length; i++) {
+            Integer id = vocab.get(toks[i]);
+            if (id == null) {
+                throw new IllegalArgumentException(where + ": token \"" + toks[i] + "\" is not in the vocabulary");
+            }
+            ids[i] = id;
+        }
+        return ids;
     }
 
     int size() {

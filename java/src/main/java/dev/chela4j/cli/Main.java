@@ -146,12 +146,14 @@ public final class Main {
         @Option(names = "--model", required = true) Path model;
         @Option(names = "--input", description = "token ids, one sequence per line") Path input;
         @Option(names = "--tsv", description = "labelled expressions: label<TAB>space-separated tokens") Path tsv;
+        @Option(names = "--generate", description = "classify this many freshly generated ListOps expressions") Integer generate;
+        @Option(names = "--seed", defaultValue = "1", description = "seed of --generate") long seed;
         @Option(names = "--batch", defaultValue = "16") int batch;
 
         @Override
         public Integer call() throws IOException {
-            if ((input == null) == (tsv == null)) {
-                throw new IllegalArgumentException("give exactly one of --input and --tsv");
+            if ((input != null ? 1 : 0) + (tsv != null ? 1 : 0) + (generate != null ? 1 : 0) != 1) {
+                throw new IllegalArgumentException("give exactly one of --input, --tsv and --generate");
             }
             try (Backend be = backend(); ChelaModel m = ChelaModel.load(model, be)) {
                 if (input != null) {
@@ -160,7 +162,8 @@ public final class Main {
                     }
                     return 0;
                 }
-                Labelled data = Labelled.read(tsv, model.resolve("vocab.txt"));
+                Labelled data = tsv != null ? Labelled.read(tsv, model.resolve("vocab.txt"))
+                                            : Labelled.generated(generate, seed, model.resolve("vocab.txt"));
                 System.out.printf("accuracy: %.4f (%d examples)%n", data.accuracy(m, batch), data.size());
             }
             return 0;
