@@ -7,7 +7,7 @@
 #   .device/fla  the peer, fla's Python package, when FLA_REPO names a local clone of it
 # Needs CuTe/CUTLASS headers: CUTLASS_DIR (default /work/cutlass-src). GENCODE overrides the targets
 # (default: sm_90a only, the GPU we measure on; CMake's default builds sm_90a + sm_80).
-# Usage (repo root): tools/device/build_cuda.sh
+# Usage (repo root): tools/device/build_cuda.sh; carry [".device/bin", ".device/fla", ".devpack"].
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CUTLASS_DIR=${CUTLASS_DIR:-/work/cutlass-src}
@@ -29,4 +29,7 @@ done
 if [ -n "${FLA_REPO:-}" ] && [ ! -d .device/fla ]; then
   git -C "$FLA_REPO" archive HEAD fla | tar -x -C .device
 fi
-du -sh .device/*
+# The device call carries at most 64 MiB with the checkout: OpenBLAS alone is 36 MB, so the libraries
+# travel xz-compressed (5 MB) in .devpack/ and gpu_check.sh unpacks them there.
+mkdir -p .devpack && tar cJf .devpack/lib.tar.xz -C .device lib
+du -sh .device/* .devpack
