@@ -213,10 +213,15 @@ void model_hidden(ThreadPool& pool, const chela_model& m, int64_t B, int64_t L,
     std::vector<float> b(static_cast<size_t>(rows * d));
     float* cur = a.data();
     float* next = b.data();
-    for (size_t i = 0; i < mp.layers.size(); ++i) {
-        layer_forward(pool, cfg, mp.layers[i], B, L, cur, next, state ? &state->layers[i] : nullptr,
-                      state ? state->past : 0);
-        std::swap(cur, next);
+    try {
+        for (size_t i = 0; i < mp.layers.size(); ++i) {
+            layer_forward(pool, cfg, mp.layers[i], B, L, cur, next, state ? &state->layers[i] : nullptr,
+                          state ? state->past : 0);
+            std::swap(cur, next);
+        }
+    } catch (...) {
+        if (state != nullptr) state->broken = true;
+        throw;
     }
     if (state != nullptr) state->past += L;
     if (cfg.prenorm)

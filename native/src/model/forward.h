@@ -24,6 +24,7 @@ struct LayerState {
 struct ModelState {
     int64_t B = 0;
     int64_t past = 0;  // tokens consumed per sequence
+    bool broken = false;  // a layer failed mid-call: the layers may disagree on how far they got
     std::vector<LayerState> layers;
 };
 
@@ -39,6 +40,8 @@ void layer_forward(ThreadPool& pool, const chela_model_config& cfg, const LayerP
 // Embedding or input projection -> layers -> final norm: hidden [B, L, d].
 // `tokens` [B, L] (vocab models) or `features` [B, L, input_dim]; exactly one is non-null.
 // With `state`, the L positions continue its stream and the state advances (state->past += L).
+// Inputs are validated before any layer runs, so a rejected call leaves the state as it was; a
+// failure inside a layer sets state->broken.
 void model_hidden(ThreadPool& pool, const chela_model& m, int64_t B, int64_t L,
                   const int32_t* tokens, const float* features, float* hidden,
                   ModelState* state = nullptr);
