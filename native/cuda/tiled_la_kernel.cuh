@@ -261,12 +261,20 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
             CUTE_UNROLL
             for (int i = 0; i < size(accS); ++i) accS(i) *= ln;
         }
+        // A enters the A.V product as hi + lo, both in T: one rounding of A to bf16 alone costs
+        // ~1e-3 relative, as much as the output's own rounding (docs/gpu.md, accuracy notes).
         Tensor rP = make_tensor<T>(accA.layout());
+        Tensor rPlo = make_tensor<T>(accA.layout());
         if constexpr (!kStateOnly) {
             CUTE_UNROLL
-            for (int i = 0; i < size(accA); ++i) rP(i) = static_cast<T>(accA(i));
+            for (int i = 0; i < size(accA); ++i) {
+                const T hi = static_cast<T>(accA(i));
+                rP(i) = hi;
+                rPlo(i) = static_cast<T>(accA(i) - static_cast<float>(hi));
+            }
         }
         Tensor tOrP = make_tensor(rP.data(), acc_to_a_layout(rP.layout()));
+        Tensor tOrPlo = make_tensor(rPlo.data(), acc_to_a_layout(rPlo.layout()));
 
         // ---- O += A V ; S += K^T diag(w) V   (V fragments shared)
         {
@@ -280,7 +288,10 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
             for (int kk = 0; kk < C / 16; ++kk) {
                 copy(cpBt, tsVt(_, _, kk), trVt(_, _, kk));
                 copy(cpAt, tsKt(_, _, kk), trKt(_, _, kk));
-                if constexpr (!kStateOnly) gemm(mma, tOrP(_, _, kk), rVt(_, _, kk), accO);
+                if constexpr (!kStateOnly) {
+                    gemm(mma, tOrP(_, _, kk), rVt(_, _, kk), accO);
+                    gemm(mma, tOrPlo(_, _, kk), rVt(_, _, kk), accO);
+                }
                 if (has_decay) {
                     Tensor rv = rVt(_, _, kk);
                     Tensor cv = cVt(_, _, kk);
