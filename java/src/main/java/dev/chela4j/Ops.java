@@ -22,7 +22,8 @@ public final class Ops {
      * @param q [B, L, e] (f32, bf16 or f16)
      * @param k [B, L, e]
      * @param v [B, L, f]
-     * @return the output [B, L, f] in q's dtype, plus the final state when {@code opts.wantState()}
+     * @return the output [B, L, f] in q's dtype, plus the final state when {@code opts.wantState()},
+     *     in the backend's memory (device tensors on a CUDA backend: inputs must be there too)
      */
     public static AttentionResult linearAttention(Backend backend, Tensor q, Tensor k, Tensor v,
                                                   LinearAttentionOptions opts) {
@@ -46,14 +47,14 @@ public final class Ops {
             throw new IllegalArgumentException("a final state exists only for causal attention");
         }
         DType outType = q.dtype().isFloatingPoint() ? q.dtype() : DType.F32;
-        Tensor out = Tensor.allocate(outType, B, L, f);
+        Tensor out = Tensor.allocate(backend, outType, B, L, f);
         Tensor state = null;
         Tensor ksum = null;
         try {
             if (opts.wantState()) {
-                state = Tensor.allocate(DType.F32, B, H, e / H, f / H);
+                state = Tensor.allocate(backend, DType.F32, B, H, e / H, f / H);
                 if (opts.norm() == AttnNorm.DENOMINATOR) {
-                    ksum = Tensor.allocate(DType.F32, B, H, e / H);
+                    ksum = Tensor.allocate(backend, DType.F32, B, H, e / H);
                 }
             }
             try (Call call = new Call(backend)) {
@@ -104,7 +105,7 @@ public final class Ops {
         if (x.rank() != 3) {
             throw new IllegalArgumentException("x must be [B, L, d], got shape " + Arrays.toString(x.shape()));
         }
-        Tensor out = Tensor.allocate(x.dtype().isFloatingPoint() ? x.dtype() : DType.F32, x.shape());
+        Tensor out = Tensor.allocate(backend, x.dtype().isFloatingPoint() ? x.dtype() : DType.F32, x.shape());
         try (Call call = new Call(backend)) {
             Native.check(chela_h.chela_short_long_conv(backend.handle(), call.tensor(x), call.tensor(shortWeight),
                     call.tensor(shortBias), call.tensor(longWeight), call.tensor(longWeightRev), call.tensor(omega),

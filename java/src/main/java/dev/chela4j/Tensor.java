@@ -1,7 +1,9 @@
 package dev.chela4j;
 
+import dev.chela4j.bindings.chela_h;
 import dev.chela4j.bindings.chela_tensor;
 import dev.chela4j.internal.Guard;
+import dev.chela4j.internal.Native;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -27,15 +29,21 @@ public final class Tensor implements AutoCloseable {
     private final MemorySegment segment;
     private final Arena arena; // null when borrowed
     private final Device device;
+    private final Backend owner; // device tensors: the backend whose allocator owns the memory
     private final Guard guard;
 
     private Tensor(DType dtype, long[] shape, MemorySegment segment, Arena arena, Device device) {
+        this(dtype, shape, segment, arena, device, null);
+    }
+
+    private Tensor(DType dtype, long[] shape, MemorySegment segment, Arena arena, Device device, Backend owner) {
         this.dtype = dtype;
         this.shape = shape;
         this.elements = elementCount(shape);
         this.segment = segment;
         this.arena = arena;
         this.device = device;
+        this.owner = owner;
         this.guard = new Guard("Tensor" + Arrays.toString(shape));
     }
 
@@ -95,6 +103,67 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(dtype, shape.clone(), segment, null, Device.CPU);
     }
 
+    // ------------------------------------------------------------------ placement
+
+    /**
+     * A copy of this tensor in the memory of {@code backend}'s device (a CUDA backend; one copy,
+     * then native calls on that backend read and write it in place). Close it before the backend.
+     */
+    public Tensor toDevice(Backend backend) {
+        requireNonNull(backend, "backend");
+        if (backend.device() == Device.CPU) {
+            throw new IllegalArgumentException("toDevice needs a CUDA backend; on the CPU use the host tensor itself");
+        }
+        Tensor out = allocate(backend, dtype, shape);
+        try (Call call = new Call(backend)) {
+            Native.check(chela_h.chela_tensor_copy(backend.handle(), call.tensor(this), call.tensor(out)));
+            return out;
+        } catch (RuntimeException ex) {
+            out.close();
+            throw ex;
+        }
+    }
+
+    /**
+     * A new tensor in {@code backend}'s memory (host memory for a CPU backend, device memory for a
+     * CUDA one); its contents are unspecified until written. Close a device tensor before its backend.
+     */
+    public static Tensor allocate(Backend backend, DType dtype, long... shape) {
+        requireNonNull(backend, "backend");
+        requireNonNull(dtype, "dtype");
+        if (backend.device() == Device.CPU) {
+            return allocate(dtype, shape);
+        }
+        elementCount(shape);
+        try (Call call = new Call(backend)) {
+            MemorySegment t = chela_tensor.allocate(call.arena);
+            MemorySegment dims = call.arena.allocate(ValueLayout.JAVA_LONG, Math.max(1, shape.length));
+            for (int i = 0; i < shape.length; i++) {
+                dims.setAtIndex(ValueLayout.JAVA_LONG, i, shape[i]);
+            }
+            Native.check(chela_h.chela_tensor_allocate(backend.handle(), dtype.code(), shape.length, dims, t));
+            return new Tensor(dtype, shape.clone(), chela_tensor.data(t), null, backend.device(), backend);
+        }
+    }
+
+    /** A host copy of this tensor (of a device tensor: its values copied back; of a host one: a clone). */
+    public Tensor toHost() {
+        Tensor out = allocate(dtype, shape);
+        try (Guard.Use u = guard.use()) {
+            if (owner == null) {
+                MemorySegment.copy(segment, 0, out.segment, 0, elements * dtype.byteSize());
+                return out;
+            }
+            try (Call call = new Call(owner)) {
+                Native.check(chela_h.chela_tensor_copy(owner.handle(), call.tensor(this), call.tensor(out)));
+            }
+            return out;
+        } catch (RuntimeException ex) {
+            out.close();
+            throw ex;
+        }
+    }
+
     // ------------------------------------------------------------------ accessors
 
     public DType dtype() {
@@ -127,15 +196,23 @@ public final class Tensor implements AutoCloseable {
         return arena != null;
     }
 
-    /** The memory, for zero-copy access. Throws once the tensor is closed. */
+    /**
+     * The memory, for zero-copy access. Throws once the tensor is closed. For a device tensor this
+     * is a zero-length segment holding the device address (for interop, e.g. with CUDA libraries).
+     */
     public MemorySegment segment() {
         try (Guard.Use u = guard.use()) {
             return segment;
         }
     }
 
-    /** The values as floats (f32/bf16/f16 converted). */
+    /** The values as floats (f32/bf16/f16 converted); a device tensor is copied to the host first. */
     public float[] toFloatArray() {
+        if (owner != null) {
+            try (Tensor host = toHost()) {
+                return host.toFloatArray();
+            }
+        }
         try (Guard.Use u = guard.use()) {
             if (elements > Integer.MAX_VALUE) {
                 throw new IllegalStateException("tensor too large for a Java array: " + elements + " elements");
@@ -159,8 +236,13 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** The values of an i32 tensor. */
+    /** The values of an i32 tensor; a device tensor is copied to the host first. */
     public int[] toIntArray() {
+        if (owner != null) {
+            try (Tensor host = toHost()) {
+                return host.toIntArray();
+            }
+        }
         try (Guard.Use u = guard.use()) {
             if (dtype != DType.I32) {
                 throw new IllegalStateException("toIntArray needs an I32 tensor, this is " + dtype);
@@ -174,6 +256,9 @@ public final class Tensor implements AutoCloseable {
     /** Fills every element with NaN (float types): what tests do before a kernel writes. */
     public Tensor fillNaN() {
         try (Guard.Use u = guard.use()) {
+            if (owner != null) {
+                throw new IllegalStateException("fillNaN writes host memory; this tensor is on " + device);
+            }
             switch (dtype) {
                 case F32 -> segment.fill((byte) 0xff); // 0xffffffff is a NaN
                 case BF16, F16 -> segment.fill((byte) 0xff); // 0xffff is a NaN in both
@@ -212,12 +297,20 @@ public final class Tensor implements AutoCloseable {
         return guard.isClosed();
     }
 
-    /** Frees owned memory (waiting for native calls using it); detaches a borrowed one. Idempotent. */
+    /**
+     * Frees owned memory (waiting for native calls using it); detaches a borrowed one. Idempotent.
+     * A device tensor must be closed before its backend (else this throws and keeps it).
+     */
     @Override
     public void close() {
         guard.close(() -> {
             if (arena != null) {
                 arena.close();
+            }
+            if (owner != null) {
+                try (Call call = new Call(owner)) {
+                    Native.check(chela_h.chela_tensor_release(owner.handle(), struct(call.arena)));
+                }
             }
         });
     }

@@ -1,0 +1,18 @@
+package dev.chela4j;
+
+/**
+ * Runs the GPU Java test without Maven or a JUnit launcher, for the lent GPU machine (it has no JDK
+ * or Maven: tools/device/java_gpu.sh carries a jlinked runtime and the compiled classes).
+ */
+public final class GpuSmoke {
+    public static void main(String[] args) {
+        if (!DeviceTensorTest.cudaPresent()) {
+            System.out.println("GPU Java smoke: no CUDA device visible to libchela");
+            System.exit(2);
+        }
+        new DeviceTensorTest().deviceRoundTripAndLinearAttentionEqualTheCpu();
+        System.out.println("GPU Java smoke: PASSED (device tensors round trip; linear attention on device = CPU)");
+    }
+
+    private GpuSmoke() {}
+}
