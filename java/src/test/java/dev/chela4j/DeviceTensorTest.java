@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 
@@ -19,18 +18,9 @@ class DeviceTensorTest {
         return Backend.available().contains(Device.CUDA);
     }
 
-    static float[] randn(int n, long seed) {
-        Random r = new Random(seed);
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) r.nextGaussian();
-        }
-        return v;
-    }
-
     @Test
     void hostCopiesAndCpuPlacement() {
-        float[] v = randn(24, 1);
+        float[] v = Reference.randn(24, 1);
         try (Backend cpu = Chela.cpu(1); Tensor t = Tensor.fromFloats(v, 2, 3, 4); Tensor c = t.toHost();
              Tensor a = Tensor.allocate(cpu, DType.BF16, 5, 6)) {
             assertNotSame(t.segment(), c.segment());
@@ -45,7 +35,7 @@ class DeviceTensorTest {
     @EnabledIf("cudaPresent")
     void deviceRoundTripAndLinearAttentionEqualTheCpu() {
         int B = 2, L = 300, H = 2, dk = 64, dv = 64;
-        float[] q = randn(B * L * H * dk, 2), k = randn(q.length, 3), v = randn(B * L * H * dv, 4);
+        float[] q = Reference.randn(B * L * H * dk, 2), k = Reference.randn(q.length, 3), v = Reference.randn(B * L * H * dv, 4);
         LinearAttentionOptions opts = LinearAttentionOptions.defaults(H).withNorm(AttnNorm.NONE, null);
         try (Backend gpu = Chela.cuda(0); Backend cpu = Chela.cpu(2);
              Tensor hq = Tensor.fromFloats(q, B, L, H * dk); Tensor hk = Tensor.fromFloats(k, B, L, H * dk);
@@ -55,7 +45,7 @@ class DeviceTensorTest {
              AttentionResult got = Ops.linearAttention(gpu, dq, dk2, dv2, opts)) {
             assertEquals(Device.CUDA, got.output().device());
             assertArrayEquals(q, dq.toFloatArray());
-            double err = Reference.relL2(got.output().toFloatArray(), GoldenTest.toDouble(want.output().toFloatArray()));
+            double err = Reference.relL2(got.output().toFloatArray(), Reference.toDouble(want.output().toFloatArray()));
             assertTrue(err <= 1e-5, "f32 CUDA vs CPU rel-L2 " + err);
         }
     }

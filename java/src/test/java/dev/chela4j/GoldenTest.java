@@ -51,16 +51,8 @@ class GoldenTest {
              Tensor inputs = in.dtype().equals("I32") ? Tensor.fromInts(in.ints(), in.shape()) : Tensor.fromFloats(in.floats(), in.shape());
              Tensor got = m.forward(inputs, lens == null ? null : lens.ints())) {
             assertEquals(want.floats().length, got.elementCount());
-            double err = Reference.relL2(got.toFloatArray(), toDouble(want.floats()));
+            double err = Reference.relL2(got.toFloatArray(), Reference.toDouble(want.floats()));
             assertTrue(err <= 1e-5, dir.getFileName() + ": rel-L2 " + err);
         }
-    }
-
-    static double[] toDouble(float[] v) {
-        double[] out = new double[v.length];
-        for (int i = 0; i < v.length; i++) {
-            out[i] = v[i];
-        }
-        return out;
     }
 }

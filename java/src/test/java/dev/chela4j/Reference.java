@@ -24,6 +24,14 @@ final class Reference {
         return v;
     }
 
+    static double[] toDouble(float[] v) {
+        double[] out = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = v[i];
+        }
+        return out;
+    }
+
     static double relL2(float[] got, double[] want) {
         if (got.length != want.length) {
             throw new AssertionError("length " + got.length + " != " + want.length);

@@ -68,7 +68,7 @@ class SessionTest {
     }
 
     static void assertClose(float[] want, float[] got, String what) {
-        double[] w = GoldenTest.toDouble(want);
+        double[] w = Reference.toDouble(want);
         double err = Reference.relL2(got, w);
         assertTrue(err <= 1e-5, what + ": rel-L2 " + err);
     }
