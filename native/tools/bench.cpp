@@ -4,9 +4,13 @@
 //   chela-bench [--op la|conv|layer|all] [--B 1] [--H 1] [--L 8192] [--e 128] [--f 1024]
 //               [--d 1024] [--lk L] [--threads 0] [--reps 5] [--no-naive]
 //   chela-bench --op decode --model DIR [--context 1024,8192,32768] [--steps 64] [--threads 0]
+//   chela-bench --op forward --model DIR [--device cpu|cuda] [--B 1] [--context 4096,16384] [--reps 5]
 //
 // decode: streaming on a causal LM checkpoint: prefill a random prompt of each context length
 // (time and tokens/s), then --steps single-token decode steps (median ms/token and tokens/s).
+// forward: the whole-model forward (chela_model_forward + chela_context_synchronize) on random
+// tokens of each length, inputs and logits in the context's memory (device tensors on CUDA): median
+// ms and tokens/s. The Java peer is ModelForwardBenchmark (JMH), same model, shapes and placement.
 // Prints, per op: median ms over --reps runs (after one warm-up), effective GB/s counting the
 // fewest bytes the op must move (inputs read once, outputs written once, f32), and the naive time.
 #include <chela/chela.h>
@@ -36,6 +40,7 @@ struct Args {
     bool naive = true;
     std::string model, contexts = "1024,8192,32768";
     int steps = 64;
+    std::string device = "cpu";
 };
 
 Args parse(int argc, char** argv) {
@@ -60,6 +65,7 @@ Args parse(int argc, char** argv) {
         else if (k == "--model") a.model = next();
         else if (k == "--context") a.contexts = next();
         else if (k == "--steps") a.steps = std::atoi(next());
+        else if (k == "--device") a.device = next();
         else { std::fprintf(stderr, "unknown option %s (see the header of bench.cpp)\n", k.c_str()); std::exit(2); }
     }
     if (a.lk <= 0) a.lk = a.L;
@@ -266,12 +272,64 @@ void bench_decode(chela_context* ctx, const Args& a) {
     check(chela_model_destroy(model));
 }
 
+std::vector<int64_t> lengths_of(const std::string& list) {
+    std::vector<int64_t> out;
+    for (size_t at = 0; at < list.size();) {
+        size_t comma = list.find(',', at);
+        if (comma == std::string::npos) comma = list.size();
+        out.push_back(std::atoll(list.substr(at, comma - at).c_str()));
+        at = comma + 1;
+    }
+    return out;
+}
+
+void bench_forward(chela_context* ctx, const Args& a) {
+    chela_model* model = nullptr;
+    check(chela_model_load(ctx, a.model.c_str(), &model));
+    chela_model_config cfg{};
+    check(chela_model_get_config(model, &cfg));
+    if (cfg.vocab_size <= 0) {
+        std::fprintf(stderr, "forward: the bench feeds token ids; %s has no vocabulary\n", a.model.c_str());
+        std::exit(2);
+    }
+    std::printf("forward on %s: %s (d%d e%d f%d H%d, %d layers, Lk %d, vocab %d)\n", a.device.c_str(),
+                a.model.c_str(), cfg.d_model, cfg.z_dim, cfg.v_dim, cfg.n_heads, cfg.n_layers, cfg.long_kernel,
+                cfg.vocab_size);
+    std::mt19937 rng(7);
+    for (int64_t L : lengths_of(a.contexts)) {
+        std::vector<int32_t> ids(static_cast<size_t>(a.B * L));
+        for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(cfg.vocab_size));
+        chela_tensor host_in{}, in{}, out{};
+        host_in.data = ids.data(); host_in.dtype = CHELA_DTYPE_I32; host_in.rank = 2;
+        host_in.shape[0] = a.B; host_in.shape[1] = L;
+        const int64_t in_shape[2] = {a.B, L};
+        const int64_t out_shape[3] = {a.B, L, cfg.vocab_size};
+        const int32_t out_rank = cfg.task == CHELA_TASK_LM ? 3 : 2;
+        const int64_t cls_shape[2] = {a.B, cfg.num_classes};
+        check(chela_tensor_allocate(ctx, CHELA_DTYPE_I32, 2, in_shape, &in));
+        check(chela_tensor_copy(ctx, &host_in, &in));
+        check(chela_tensor_allocate(ctx, CHELA_DTYPE_F32, out_rank, out_rank == 3 ? out_shape : cls_shape, &out));
+        const double ms = median_ms(a.reps, [&] {
+            check(chela_model_forward(model, &in, nullptr, &out));
+            check(chela_context_synchronize(ctx));
+        });
+        std::printf("  forward B%lld L%6lld: %9.3f ms  (%9.0f tokens/s)\n", (long long)a.B, (long long)L, ms,
+                    a.B * L / (ms * 1e-3));
+        check(chela_tensor_release(ctx, &in));
+        check(chela_tensor_release(ctx, &out));
+    }
+    check(chela_model_destroy(model));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const Args a = parse(argc, argv);
     chela_context* ctx = nullptr;
-    check(chela_context_create_cpu(a.threads, &ctx));
+    if (a.device == "cuda")
+        check(chela_context_create_cuda(0, &ctx));
+    else
+        check(chela_context_create_cpu(a.threads, &ctx));
     int32_t threads = 0;
     check(chela_context_threads(ctx, &threads));
     std::printf("chela-bench: %s, %d threads, e%lld f%lld d%lld Lk%lld, median of %d\n",
@@ -281,6 +339,7 @@ int main(int argc, char** argv) {
     if (a.op == "conv" || a.op == "all") bench_conv(ctx, a);
     if (a.op == "layer" || a.op == "all") bench_layer(ctx, a);
     if (a.op == "decode") bench_decode(ctx, a);
+    if (a.op == "forward") bench_forward(ctx, a);
     chela_context_destroy(ctx);
     return 0;
 }

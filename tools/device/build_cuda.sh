@@ -18,9 +18,9 @@ mkdir -p build-cuda
 cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DCUTLASS_DIR="$CUTLASS_DIR" \
       -DCHELA_CUDA_GENCODE="$GENCODE" > build-cuda/configure.log 2>&1 || { cat build-cuda/configure.log; exit 1; }
 grep "chela:" build-cuda/configure.log
-cmake --build build-cuda -j"$JOBS" --target chela test_cuda test_cuda_conv test_cuda_linear_attention chela_cuda_bench
+cmake --build build-cuda -j"$JOBS" --target chela test_cuda test_cuda_conv test_cuda_model test_cuda_linear_attention chela_cuda_bench chela-bench
 mkdir -p .device/bin .device/lib
-cp -L build-cuda/test_cuda build-cuda/test_cuda_conv build-cuda/test_cuda_linear_attention build-cuda/libchela_cuda_bench.so .device/bin/
+cp -L build-cuda/test_cuda build-cuda/test_cuda_conv build-cuda/test_cuda_model build-cuda/chela-bench build-cuda/test_cuda_linear_attention build-cuda/libchela_cuda_bench.so .device/bin/
 cp -L build-cuda/libchela.so .device/bin/libchela.so
 for lib in $(ldd build-cuda/libchela.so | awk '/=> \//{print $3}' | grep -E 'openblas|kissfft|gfortran|quadmath'); do
   cp -L "$lib" .device/lib/
@@ -31,5 +31,6 @@ if [ -n "${FLA_REPO:-}" ] && [ ! -d .device/fla ]; then
 fi
 # The device call carries at most 64 MiB with the checkout: OpenBLAS alone is 36 MB, so the libraries
 # travel xz-compressed (5 MB) in .devpack/ and gpu_check.sh unpacks them there.
-mkdir -p .devpack && tar cJf .devpack/lib.tar.xz -C .device lib
+# The binaries travel the same way (18 MB -> about 5 MB): model_check.sh / java_gpu.sh unpack them.
+mkdir -p .devpack && tar cJf .devpack/lib.tar.xz -C .device lib && tar cJf .devpack/bin.tar.xz -C .device bin
 du -sh .device/* .devpack

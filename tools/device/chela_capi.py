@@ -98,3 +98,25 @@ def short_long_conv(ctx, x, short_w, short_b, long_w, long_w_rev, omega, out, ca
                                     view(omega), view(out), ctypes.c_int32(1 if causal else 0)),
           "chela_short_long_conv")
     return out
+
+
+class Model:
+    """A checkpoint folder loaded into a chela context (on a CUDA context: weights on the device)."""
+
+    def __init__(self, ctx, directory):
+        self.ptr = ctypes.c_void_p()
+        check(lib.chela_model_load(ctx.ptr, str(directory).encode(), ctypes.byref(self.ptr)), "chela_model_load")
+
+    def forward(self, inputs, out, lengths=None):
+        check(lib.chela_model_forward(self.ptr, view(inputs), view(lengths), view(out)), "chela_model_forward")
+        return out
+
+    def layer_forward(self, layer, x, y):
+        check(lib.chela_model_layer_forward(self.ptr, ctypes.c_int32(layer), view(x), view(y)),
+              "chela_model_layer_forward")
+        return y
+
+    def close(self):
+        if self.ptr:
+            lib.chela_model_destroy(self.ptr)
+            self.ptr = ctypes.c_void_p()

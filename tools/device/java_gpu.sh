@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
 # The Java API on the GPU machine (no JDK there): a jlinked JDK 25 runtime and the compiled classes
 # travel with the call. Prepare here (after tools/device/build_cuda.sh and a Maven test-compile):
-#   jlink --add-modules java.base --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output .jdk
-#   tar cJf .devpack/jdk.tar.xz .jdk; cp <junit-jupiter-api, opentest4j jars> .devpack/
-# carry [".devpack", ".device/bin/libchela.so", "java/target/classes", "java/target/test-classes"]; run there:
-#   bash tools/device/java_gpu.sh
+#   jlink --add-modules java.base,java.logging,java.management,jdk.management,jdk.unsupported \
+#         --strip-debug --no-man-pages --no-header-files --compress=zip-0 --output .jdk
+#   tar cf - .jdk | xz -9e > .devpack/jdk.tar.xz   (13 MB; xz packs uncompressed modules best)
+#   cp <junit-jupiter-api, junit-platform-commons, opentest4j, jmh-core, jopt-simple, commons-math3 jars> .devpack/
+# carry [".devpack", "java/target/classes", "java/target/test-classes"] (.devpack/bin.tar.xz holds
+# libchela.so); run there:
+#   bash tools/device/java_gpu.sh                 # GpuSmoke: the GPU Java tests without a launcher
+#   bash tools/device/java_gpu.sh jmh ARGS...     # org.openjdk.jmh.Main ARGS (e.g. ModelForwardBenchmark -p ...)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-[ -d .device/lib ] || { mkdir -p .device && tar xJf .devpack/lib.tar.xz -C .device; }
+mkdir -p .device
+[ -d .device/lib ] || tar xJf .devpack/lib.tar.xz -C .device
+[ -d .device/bin ] || tar xJf .devpack/bin.tar.xz -C .device
 [ -d .jdk ] || tar xJf .devpack/jdk.tar.xz
-export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+CUFFT_DIR=$(dirname "$(find /usr/local/cuda*/lib64 /usr/local/cuda*/targets /opt /usr/lib -name 'libcufft.so.1*' 2>/dev/null | head -1)" 2>/dev/null)
+export LD_LIBRARY_PATH=$PWD/.device/lib${CUFFT_DIR:+:$CUFFT_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 CP=java/target/classes:java/target/test-classes:$(ls .devpack/*.jar | tr '\n' ':')
-.jdk/bin/java --enable-native-access=ALL-UNNAMED -Dchela.library.path="$PWD/.device/bin/libchela.so" \
-    -cp "$CP" dev.chela4j.GpuSmoke
+JAVA=(.jdk/bin/java --enable-native-access=ALL-UNNAMED -Dchela.library.path="$PWD/.device/bin/libchela.so"
+      -Dchela.repo.root="$PWD" -cp "$CP")
+if [ "${1:-}" = jmh ]; then
+  shift
+  # The forked benchmark JVM gets the same library path.
+  exec "${JAVA[@]}" org.openjdk.jmh.Main -jvmArgsAppend "--enable-native-access=ALL-UNNAMED -Dchela.library.path=$PWD/.device/bin/libchela.so" "$@"
+fi
+exec "${JAVA[@]}" dev.chela4j.GpuSmoke

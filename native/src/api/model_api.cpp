@@ -4,6 +4,10 @@
 #include "core/tensor.h"
 #include "model/checkpoint.h"
 
+#ifdef CHELA_WITH_CUDA
+#include "cuda/model/device_model.h"
+#endif
+
 #include <memory>
 
 using namespace chela;
@@ -23,11 +27,19 @@ extern "C" chela_status chela_model_load(chela_context* ctx, const char* dir, ch
         *out = nullptr;
         chela_context& c = check_context(ctx);
         if (dir == nullptr) fail(CHELA_ERR_INVALID_ARGUMENT, "dir: path is null");
-        if (c.device != CHELA_DEVICE_CPU)
-            fail(CHELA_ERR_UNSUPPORTED, "ctx: models can only be loaded into CPU contexts in this build");
+        if (c.device != CHELA_DEVICE_CPU && c.device != CHELA_DEVICE_CUDA)
+            fail(CHELA_ERR_UNSUPPORTED, "ctx: models can be loaded into CPU or CUDA contexts only");
         auto m = std::make_unique<chela_model>();
         m->ckpt = load_checkpoint(dir);
         m->params = bind_params(m->ckpt);
+        if (c.device == CHELA_DEVICE_CUDA) {
+#ifdef CHELA_WITH_CUDA
+            // The weights go to the device once; forward calls then never touch host memory.
+            m->gpu = cuda::model::upload(*m, c.device_index, c.stream);
+#else
+            fail(CHELA_ERR_UNSUPPORTED, "ctx: this build has no CUDA backend");
+#endif
+        }
         for (const auto& kv : m->ckpt.tensors) m->names.push_back(kv.first);
         m->ctx = &c;
         c.live_models++;

@@ -6,10 +6,15 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace chela {
+
+namespace cuda::model {
+struct DeviceModel;  // native/cuda/model/device_model.h (CUDA builds only)
+}
 
 // One weight tensor, converted to f32 on load (checkpoints may store f32, bf16 or f16).
 struct Weight {
@@ -61,4 +66,6 @@ struct chela_model {
     chela::ModelParams params;
     std::vector<std::string> names;  // tensor names in index order for chela_model_tensor_name
     std::atomic<int32_t> live_states{0};  // chela_state objects on this model: destroy waits for 0
+    // CUDA-context models: the weights on the device (the host copy above stays for inspection).
+    std::shared_ptr<chela::cuda::model::DeviceModel> gpu;
 };

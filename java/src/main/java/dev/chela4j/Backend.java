@@ -81,6 +81,17 @@ public final class Backend implements AutoCloseable {
         return threads;
     }
 
+    /**
+     * Waits until the work queued on this backend has finished (a CUDA backend queues kernels on its
+     * stream and returns; a CPU backend has finished when a call returns, so this returns at once).
+     * Device errors of queued work surface here as a {@link ChelaException}.
+     */
+    public void synchronize() {
+        try (Guard.Use u = guard.use()) {
+            Native.check(chela_h.chela_context_synchronize(handle));
+        }
+    }
+
     /** Enters a native call on this backend; internal. */
     Guard.Use use() {
         return guard.use();

@@ -66,7 +66,10 @@ public final class ChelaModel implements AutoCloseable {
     /**
      * Forward pass over a batch of equal-length sequences: {@code inputs} is i32 token ids [B, L]
      * (models with a vocabulary) or floats [B, L, input_dim]. Returns logits: [B, L, vocab] for
-     * language models, [B, num_classes] for classifiers (f32; the caller closes it).
+     * language models, [B, num_classes] for classifiers (f32; the caller closes it), in the memory
+     * of the model's backend: on a CUDA backend the whole forward runs on the device and the logits
+     * stay there ({@link Tensor#toHost()} or {@link Tensor#toFloatArray()} copy them back). Inputs
+     * may be host or device tensors; device ones are read in place.
      */
     public Tensor forward(Tensor inputs) {
         return forward(inputs, null);
@@ -86,8 +89,8 @@ public final class ChelaModel implements AutoCloseable {
         if (lengths != null && lengths.length != B) {
             throw new IllegalArgumentException("lengths has " + lengths.length + " entries for a batch of " + B);
         }
-        Tensor out = config.isLanguageModel() ? Tensor.allocate(DType.F32, B, L, config.vocabSize())
-                                              : Tensor.allocate(DType.F32, B, config.numClasses());
+        Tensor out = config.isLanguageModel() ? Tensor.allocate(backend, DType.F32, B, L, config.vocabSize())
+                                              : Tensor.allocate(backend, DType.F32, B, config.numClasses());
         try (Tensor lens = lengths == null ? null : Tensor.fromInts(lengths, lengths.length)) {
             forward(inputs, lens, out);
             return out;
@@ -152,13 +155,18 @@ public final class ChelaModel implements AutoCloseable {
         }
     }
 
-    /** One CHELA layer: x [B, L, d] → y [B, L, d] (in x's dtype). */
+    /**
+     * One CHELA layer: x [B, L, d] → y [B, L, d] (in x's dtype on the CPU; on a CUDA backend x must
+     * be an f32 device tensor and y is one too).
+     */
     public Tensor layerForward(int layer, Tensor x) {
         Tensor.requireNonNull(x, "x");
         if (layer < 0 || layer >= config.nLayers()) {
             throw new IllegalArgumentException("layer " + layer + " is outside [0, " + config.nLayers() + ")");
         }
-        Tensor y = Tensor.allocate(x.dtype().isFloatingPoint() ? x.dtype() : DType.F32, x.shape());
+        Tensor y = backend.device() == Device.CPU
+                ? Tensor.allocate(x.dtype().isFloatingPoint() ? x.dtype() : DType.F32, x.shape())
+                : Tensor.allocate(backend, DType.F32, x.shape());
         try (Call call = new Call(guard.use()); Guard.Use b = backend.use()) {
             Native.check(chela_h.chela_model_layer_forward(handle, layer, call.tensor(x), call.tensor(y)));
             return y;

@@ -11,7 +11,12 @@ public final class GpuSmoke {
             System.exit(2);
         }
         new DeviceTensorTest().deviceRoundTripAndLinearAttentionEqualTheCpu();
-        System.out.println("GPU Java smoke: PASSED (device tensors round trip; linear attention on device = CPU)");
+        CudaModelTest models = new CudaModelTest();
+        models.byteLmOnTheGpuEqualsTheCpu();
+        models.listOpsClassifiesOnTheGpuLikeTheCpu();
+        models.badInputsAndStreamingFailCleanlyOnTheGpu();
+        System.out.println("GPU Java smoke: PASSED (device tensors round trip; linear attention on device = CPU; "
+                + "CudaModelTest: shipped models on the GPU = CPU, bad input and streaming fail cleanly)");
     }
 
     private GpuSmoke() {}

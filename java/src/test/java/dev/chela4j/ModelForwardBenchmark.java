@@ -1,0 +1,83 @@
+package dev.chela4j;
+
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * A whole-model forward from Java — {@code ChelaModel.forward(inputs, null, out)} then
+ * {@code Backend.synchronize()} — the same work as the native {@code chela-bench --op forward}
+ * (same model, random tokens, inputs and logits in the backend's memory), so that the two figures
+ * side by side show what the Java call adds. On the GPU machine (tools/device/java_gpu.sh):
+ *
+ * <pre>java --enable-native-access=ALL-UNNAMED -cp ... org.openjdk.jmh.Main ModelForwardBenchmark \
+ *     -p model=models/bytelm -p device=cuda -p length=4096,16384</pre>
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 2)
+public class ModelForwardBenchmark {
+    @Param("../models/bytelm")
+    public String model;
+
+    /** "cpu" or "cuda". */
+    @Param("cpu")
+    public String device;
+
+    @Param({"4096"})
+    public int length;
+
+    @Param("1")
+    public int batch;
+
+    private Backend backend;
+    private ChelaModel chela;
+    private Tensor inputs;
+    private Tensor out;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        backend = device.equals("cuda") ? Chela.cuda(0) : Chela.cpu();
+        chela = ChelaModel.load(Path.of(model), backend);
+        int vocab = chela.config().vocabSize();
+        int[] ids = new int[batch * length];
+        Random r = new Random(7);
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = r.nextInt(vocab);
+        }
+        try (Tensor host = Tensor.fromInts(ids, batch, length)) {
+            inputs = backend.device() == Device.CPU ? Tensor.fromInts(ids, batch, length) : host.toDevice(backend);
+        }
+        out = Tensor.allocate(backend, DType.F32, batch, length, vocab);
+    }
+
+    @Benchmark
+    public void forward() {
+        chela.forward(inputs, null, out);
+        backend.synchronize();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        out.close();
+        inputs.close();
+        chela.close();
+        backend.close();
+    }
+}

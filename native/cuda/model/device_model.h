@@ -1,0 +1,47 @@
+// A model on a CUDA device: its weights copied once into device memory at load time, and the whole
+// forward (embedding -> layers -> final norm -> head) run there with no host round trip.
+// Host-callable, no CUDA types (`stream` is a cudaStream_t). Throws chela::Error.
+//
+// Precision (docs/decisions.md, "CUDA model forward"): activations, norms, gates, convolutions in
+// fp32; projections on TF32 tensor cores (fp32 accumulation); the attention core on bf16 tensor
+// cores (q, k, v rounded to bf16, fp32 accumulation). Logits agree with the CPU backend and the
+// float64 reference to rel-L2 <= 3e-3 (the bf16 bound of the kernel tests).
+#pragma once
+
+#include "model/model.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace chela::cuda::model {
+
+struct DeviceModel {
+    int device = 0;
+    void* base = nullptr;  // one allocation holding every weight tensor
+    size_t bytes = 0;
+    ModelParams params;    // the host model's ModelParams, translated to device pointers
+    ~DeviceModel();
+};
+
+// Why the CUDA backend cannot run this configuration, or nullptr when it can.
+const char* unsupported_reason(const chela_model_config& cfg);
+
+// Copies the weights of `m` (already loaded on the host) to `device`. Waits for the copy.
+std::shared_ptr<DeviceModel> upload(const chela_model& m, int device, void* stream);
+
+// Whole forward of B sequences of L positions: tokens [B, L] i32 (validated here) or features
+// [B, L, input_dim] f32, all on the device; out f32 on the device: [B, L, vocab] (lm) or
+// [B, num_classes] (classify). Queued on `stream`; returns without waiting (except for the
+// token check, which reads one number back).
+void forward(const chela_model& m, const DeviceModel& dm, void* stream, int64_t B, int64_t L,
+             const int32_t* tokens, const float* features, float* out);
+
+// One layer: x, y [B, L, d] f32 on the device (may not alias).
+void layer_forward(const chela_model& m, const DeviceModel& dm, void* stream, int layer, int64_t B, int64_t L,
+                   const float* x, float* y);
+
+// Fills `bytes` bytes at device pointer `p` with zeros, on `stream`.
+void zero(void* stream, void* p, size_t bytes);
+
+}  // namespace chela::cuda::model

@@ -1,0 +1,276 @@
+// Kernels of layer_kernels.h. Row-wise kernels run one CTA per row (rows are d .. f wide, a few
+// thousand floats at most), element-wise ones a grid-stride loop. Launch errors become
+// chela::Error(CHELA_ERR_DEVICE).
+#include "layer_kernels.h"
+
+#include "core/error.h"
+
+#include <chela/chela.h>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+
+namespace chela::cuda::model {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+void check(cudaError_t err, const char* what) {
+    if (err == cudaSuccess) return;
+    (void)cudaGetLastError();
+    fail(CHELA_ERR_DEVICE, "model forward (CUDA): ", what, ": ", cudaGetErrorName(err), ": ", cudaGetErrorString(err));
+}
+
+void launched(const char* what) { check(cudaGetLastError(), what); }
+
+unsigned grid_for(int64_t n) { return static_cast<unsigned>(std::clamp<int64_t>((n + kThreads - 1) / kThreads, 1, 65535 * 8)); }
+
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+__device__ __forceinline__ float silu(float z) { return z / (1.0f + expf(-z)); }
+__device__ __forceinline__ float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
+
+__device__ __forceinline__ float feature(int fm, float x) {
+    switch (fm) {
+        case CHELA_FEATURE_ELU1: return x > 0.f ? x + 1.f : expf(x);
+        case CHELA_FEATURE_RELU: return x > 0.f ? x : 0.f;
+        case CHELA_FEATURE_SILU: return silu(x);
+        default: return x;
+    }
+}
+
+// Sum over the CTA; every thread gets the result. `scratch` holds kThreads / 32 floats.
+__device__ float block_sum(float v, float* scratch) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    __syncthreads();  // scratch may still be read by a previous call
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float s = 0.f;
+    for (int w = 0; w < int(blockDim.x / 32); ++w) s += scratch[w];
+    return s;
+}
+
+__global__ void bad_token_kernel(const int32_t* tokens, int64_t n, int64_t vocab, unsigned long long* first) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        if (tokens[i] < 0 || tokens[i] >= vocab) atomicMin(first, static_cast<unsigned long long>(i));
+}
+
+__global__ void embed_kernel(const int32_t* tokens, const float* embed, int64_t rows, int64_t d, float* out) {
+    const int64_t n = rows * d;
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        out[i] = embed[int64_t(tokens[i / d]) * d + i % d];
+}
+
+__global__ void norm_kernel(int64_t n, const float* x, const float* w, const float* b, float eps, bool rms, float* y) {
+    __shared__ float scratch[kThreads / 32];
+    const float* xr = x + blockIdx.x * n;
+    float* yr = y + blockIdx.x * n;
+    float mean = 0.f;
+    if (!rms) {
+        float s = 0.f;
+        for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += xr[i];
+        mean = block_sum(s, scratch) / float(n);
+    }
+    float s2 = 0.f;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+        const float c = xr[i] - mean;
+        s2 += c * c;
+    }
+    const float inv = rsqrtf(block_sum(s2, scratch) / float(n) + eps);
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
+        yr[i] = (xr[i] - mean) * inv * w[i] + (b != nullptr ? b[i] : 0.f);
+}
+
+__global__ void attention_inputs_kernel(AttentionLayout a, const float* p, const float* v, const float* gamma,
+                                        const float* beta, __nv_bfloat16* q, __nv_bfloat16* k, __nv_bfloat16* vv,
+                                        __nv_bfloat16* q_rev, __nv_bfloat16* k_rev, __nv_bfloat16* v_rev) {
+    const int64_t row = blockIdx.x, b = row / a.L, t = row % a.L;
+    const int64_t rev = b * a.L + (a.L - 1 - t);
+    const float* zr = p + row * a.p_width + a.d;
+    const int64_t qk_w = int64_t(a.H) * a.dkp, v_w = int64_t(a.H) * a.dvp;
+    for (int64_t c = threadIdx.x; c < qk_w; c += blockDim.x) {
+        const int h = int(c / a.dkp), j = int(c % a.dkp);
+        float qv = 0.f, kv = 0.f;
+        if (j < a.dk) {
+            const int64_t col = int64_t(h) * a.dk + j;
+            const float z = silu(zr[col]);
+            qv = feature(a.feature_map, z * gamma[col] + beta[col]);
+            kv = feature(a.feature_map, z * gamma[a.e + col] + beta[a.e + col]);
+        }
+        const __nv_bfloat16 qb = __float2bfloat16_rn(qv), kb = __float2bfloat16_rn(kv);
+        q[row * qk_w + c] = qb;
+        k[row * qk_w + c] = kb;
+        if (q_rev != nullptr) {
+            q_rev[rev * qk_w + c] = qb;
+            k_rev[rev * qk_w + c] = kb;
+        }
+    }
+    const bool denominator = a.attn_norm == CHELA_ATTN_NORM_DENOMINATOR;
+    for (int64_t c = threadIdx.x; c < v_w; c += blockDim.x) {
+        const int h = int(c / a.dvp), j = int(c % a.dvp);
+        const float val = j < a.dv ? v[row * a.f + int64_t(h) * a.dv + j] : (denominator && j == a.dv ? 1.f : 0.f);
+        const __nv_bfloat16 vb = __float2bfloat16_rn(val);
+        vv[row * v_w + c] = vb;
+        if (v_rev != nullptr) v_rev[rev * v_w + c] = vb;
+    }
+}
+
+// Dynamic shared memory: f floats (the row) + 2 * H floats (diagonal, denominator).
+__global__ void attention_output_kernel(AttentionLayout a, const __nv_bfloat16* o, const __nv_bfloat16* o_rev,
+                                        const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* vv,
+                                        const float* p, const float* norm_w, float* out) {
+    extern __shared__ float smem[];
+    __shared__ float scratch[kThreads / 32];
+    float* row_o = smem;
+    float* diag = smem + a.f;
+    float* den = diag + a.H;
+    const int64_t row = blockIdx.x, b = row / a.L, t = row % a.L;
+    const int64_t rev = b * a.L + (a.L - 1 - t);
+    const int64_t qk_w = int64_t(a.H) * a.dkp, v_w = int64_t(a.H) * a.dvp;
+    const bool denominator = a.attn_norm == CHELA_ATTN_NORM_DENOMINATOR;
+    // Bidirectional = causal pass + anti-causal pass, both of which count j = t: remove it once.
+    for (int h = threadIdx.x; h < a.H; h += blockDim.x) {
+        float dot = 0.f;
+        if (o_rev != nullptr)
+            for (int j = 0; j < a.dk; ++j)
+                dot += __bfloat162float(q[row * qk_w + h * a.dkp + j]) * __bfloat162float(k[row * qk_w + h * a.dkp + j]);
+        diag[h] = a.scale * dot;
+        if (denominator) {
+            const int64_t c = int64_t(h) * a.dvp + a.dv;
+            float dsum = __bfloat162float(o[row * v_w + c]);
+            if (o_rev != nullptr) dsum += __bfloat162float(o_rev[rev * v_w + c]) - diag[h];
+            den[h] = 1.f / (dsum + a.eps);
+        }
+    }
+    __syncthreads();
+    float s2 = 0.f;
+    for (int64_t c = threadIdx.x; c < a.f; c += blockDim.x) {
+        const int h = int(c / a.dv), j = int(c % a.dv);
+        const int64_t src = int64_t(h) * a.dvp + j;
+        float val = __bfloat162float(o[row * v_w + src]);
+        if (o_rev != nullptr)
+            val += __bfloat162float(o_rev[rev * v_w + src]) - diag[h] * __bfloat162float(vv[row * v_w + src]);
+        if (denominator) val *= den[h];
+        row_o[c] = val;
+        s2 += val * val;
+    }
+    float inv = 1.f;
+    if (a.attn_norm == CHELA_ATTN_NORM_RMSNORM) inv = rsqrtf(block_sum(s2, scratch) / float(a.f) + a.eps);
+    const float* r = p + row * a.p_width + a.d + a.e;
+    for (int64_t c = threadIdx.x; c < a.f; c += blockDim.x) {
+        float val = row_o[c];
+        if (a.attn_norm == CHELA_ATTN_NORM_RMSNORM) val *= inv * norm_w[c];
+        out[row * a.f + c] = val * silu(r[c]);
+    }
+}
+
+__global__ void gated_residual_kernel(int64_t rows, int64_t d, int64_t pw, const float* p, const float* hd,
+                                      const float* x, float* y) {
+    const int64_t n = rows * d, hx_off = pw - d;
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+        const int64_t r = i / d, c = i % d;
+        const float* pr = p + r * pw;
+        const float h = silu(pr[hx_off + c] + hd[i]);
+        const float u = sigmoid(pr[c]);
+        y[i] = x[i] + u * (h - x[i]);
+    }
+}
+
+__global__ void add_kernel(int64_t n, const float* a, float* y) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        y[i] += a[i];
+}
+
+// One thread per (sequence, channel); consecutive threads read consecutive channels. fp64 sum as on
+// the CPU (long sequences).
+__global__ void pool_kernel(int64_t B, int64_t L, int64_t length, int64_t d, const float* hidden, bool mean,
+                            float* out) {
+    const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+    if (i >= B * d) return;
+    const int64_t b = i / d, c = i % d;
+    const float* h = hidden + b * L * d + c;
+    if (!mean) {
+        out[i] = h[(length - 1) * d];
+        return;
+    }
+    double s = 0.0;
+    for (int64_t t = 0; t < length; ++t) s += h[t * d];
+    out[i] = static_cast<float>(s / double(length));
+}
+
+}  // namespace
+
+int64_t first_bad_token(void* stream, const int32_t* tokens, int64_t n, int64_t vocab) {
+    auto s = as_stream(stream);
+    unsigned long long* first = nullptr;
+    check(cudaMallocAsync(&first, sizeof(*first), s), "token check buffer");
+    unsigned long long host = ULLONG_MAX;
+    cudaError_t err = cudaMemsetAsync(first, 0xff, sizeof(*first), s);
+    if (err == cudaSuccess) {
+        bad_token_kernel<<<grid_for(n), kThreads, 0, s>>>(tokens, n, vocab, first);
+        err = cudaGetLastError();
+    }
+    if (err == cudaSuccess) err = cudaMemcpyAsync(&host, first, sizeof(host), cudaMemcpyDeviceToHost, s);
+    (void)cudaFreeAsync(first, s);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(s);
+    check(err, "token check");
+    return host == ULLONG_MAX ? -1 : static_cast<int64_t>(host);
+}
+
+void embed_rows(void* stream, const int32_t* tokens, const float* embed, int64_t rows, int64_t d, float* out) {
+    embed_kernel<<<grid_for(rows * d), kThreads, 0, as_stream(stream)>>>(tokens, embed, rows, d, out);
+    launched("embedding");
+}
+
+void norm_rows(void* stream, int64_t rows, int64_t n, const float* x, const float* w, const float* b, float eps,
+               bool rms, float* y) {
+    if (rows == 0) return;
+    norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, as_stream(stream)>>>(n, x, w, b, eps, rms, y);
+    launched("norm");
+}
+
+void attention_inputs(void* stream, const AttentionLayout& a, const float* p, const float* v, const float* gamma,
+                      const float* beta, void* q, void* k, void* vv, void* q_rev, void* k_rev, void* v_rev) {
+    using bf = __nv_bfloat16;
+    attention_inputs_kernel<<<static_cast<unsigned>(a.B * a.L), kThreads, 0, as_stream(stream)>>>(
+        a, p, v, gamma, beta, static_cast<bf*>(q), static_cast<bf*>(k), static_cast<bf*>(vv), static_cast<bf*>(q_rev),
+        static_cast<bf*>(k_rev), static_cast<bf*>(v_rev));
+    launched("attention inputs");
+}
+
+void attention_output(void* stream, const AttentionLayout& a, const void* o, const void* o_rev, const void* q,
+                      const void* k, const void* vv, const float* p, const float* norm_w, float* out) {
+    using bf = __nv_bfloat16;
+    const size_t smem = sizeof(float) * (size_t(a.f) + 2 * size_t(a.H));
+    if (smem > 48 * 1024)
+        fail(CHELA_ERR_UNSUPPORTED, "model forward (CUDA): v_dim ", a.f, " with ", a.H,
+             " heads exceeds the attention epilogue's 48 KiB row buffer");
+    attention_output_kernel<<<static_cast<unsigned>(a.B * a.L), kThreads, smem, as_stream(stream)>>>(
+        a, static_cast<const bf*>(o), static_cast<const bf*>(o_rev), static_cast<const bf*>(q),
+        static_cast<const bf*>(k), static_cast<const bf*>(vv), p, norm_w, out);
+    launched("attention output");
+}
+
+void gated_residual(void* stream, int64_t rows, int64_t d, int64_t p_width, const float* p, const float* hd,
+                    const float* x, float* y) {
+    gated_residual_kernel<<<grid_for(rows * d), kThreads, 0, as_stream(stream)>>>(rows, d, p_width, p, hd, x, y);
+    launched("gated residual");
+}
+
+void add_into(void* stream, int64_t n, const float* a, float* y) {
+    add_kernel<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(n, a, y);
+    launched("residual add");
+}
+
+void pool_rows(void* stream, int64_t B, int64_t L, int64_t length, int64_t d, const float* hidden, bool mean,
+               float* out) {
+    pool_kernel<<<grid_for(B * d), kThreads, 0, as_stream(stream)>>>(B, L, length, d, hidden, mean, out);
+    launched("pooling");
+}
+
+}  // namespace chela::cuda::model

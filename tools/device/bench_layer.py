@@ -1,0 +1,69 @@
+"""One CHELA layer on the H100: our fused CUDA layer (chela_model_layer_forward on device tensors)
+against the shared anchor's PyTorch+fla layer and a same-width softmax block, same run, same shapes
+(shared/bench/layer_anchor.py: d=1024, e=128, f=2048, one head, Lk = L, 64K tokens per call).
+Our layer is also checked against the float64 PyTorch reference (tests/reference/chela_ref.py) on the
+device. Needs .device/anchor/layer_anchor.py (a copy of ../shared/bench/layer_anchor.py) and fla on
+PYTHONPATH. Writes $OUT/layer_bench.json and the checkpoint folders under /tmp/chela_layer_L*.
+"""
+import json
+import os
+import sys
+
+import torch
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+sys.path.insert(0, os.path.join(ROOT, ".device", "anchor"))
+import chela_capi as capi  # noqa: E402
+import chela_ref as ref  # noqa: E402
+from layer_anchor import ChelaLayer, SoftmaxBlock, bench  # noqa: E402
+
+dev = "cuda"
+torch.backends.cuda.matmul.allow_tf32 = True
+
+
+def main():
+    rows = []
+    d, e, f = 1024, 128, 2048
+    shapes = [(int(a), int(b)) for a, b in (s.split("x") for s in os.environ.get("SHAPES", "4096x16,16384x4,65536x1").split(","))]
+    torch.manual_seed(0)
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream), torch.inference_mode():
+        ctx = capi.CudaContext()
+        for L, B in shapes:
+            cfg = ref.Config(d_model=d, z_dim=e, v_dim=f, n_layers=1, n_heads=1, short_kernel=3, long_kernel=L,
+                             max_len=L, causal=True, prenorm=True, norm="layernorm", feature_map="identity",
+                             attn_norm="rmsnorm", task="lm", vocab_size=256)
+            model = ref.Chela(cfg)
+            folder = f"/tmp/chela_layer_L{L}"
+            ref.save_checkpoint(model, folder)
+            ours = capi.Model(ctx, folder)
+            x = torch.randn(B, L, d, device=dev)
+            y = torch.full_like(x, float("nan"))
+            t_ours = bench(lambda: ours.layer_forward(0, x, y))
+            # Independent check: the float64 reference layer on the device, on the first 2 sequences.
+            nb = min(B, 2)
+            layer64 = model.layers[0].to(dev, torch.float64)
+            want = layer64(x[:nb].double(), None, True)
+            err = (torch.linalg.vector_norm(y[:nb].double() - want) / torch.linalg.vector_norm(want)).item()
+            del layer64, want
+            xb = x.to(torch.bfloat16)
+            peer = ChelaLayer(d, e, f, 1, 3, L).to(dev, torch.bfloat16)
+            soft = SoftmaxBlock(d, 8, 4 * d).to(dev, torch.bfloat16)
+            t_fla = bench(lambda: peer(xb))
+            t_soft = bench(lambda: soft(xb))
+            row = dict(L=L, B=B, d=d, e=e, f=f, ours_ms=round(t_ours, 3), torch_fla_ms=round(t_fla, 3),
+                       softmax_block_ms=round(t_soft, 3), speedup_vs_torch_fla=round(t_fla / t_ours, 2),
+                       speedup_vs_softmax=round(t_soft / t_ours, 2), ours_vs_float64_rel_l2=float(f"{err:.2e}"))
+            rows.append(row)
+            print(row, flush=True)
+            ours.close()
+            del peer, soft, x, y, xb
+            torch.cuda.empty_cache()
+        ctx.close()
+    with open(os.path.join(os.environ.get("OUT", "."), "layer_bench.json"), "w") as fh:
+        json.dump(rows, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
