@@ -25,6 +25,7 @@ struct KernelArgs {
     const void* k;
     const void* v;
     void* o;
+    bool o_f32;                 // o is f32 (written from the fp32 accumulators) instead of T
     int64_t L;
     int H, dk, dv;
     int64_t ldqk, ldv;          // row strides (elements): e and f
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
     const T* gq = static_cast<const T*>(a.q) + int64_t(b) * L * a.ldqk + int64_t(h) * dk;
     const T* gk = static_cast<const T*>(a.k) + int64_t(b) * L * a.ldqk + int64_t(h) * dk;
     const T* gv = static_cast<const T*>(a.v) + int64_t(b) * L * a.ldv + int64_t(h) * dv + col0;
-    T* go = kStateOnly ? nullptr : static_cast<T*>(a.o) + int64_t(b) * L * a.ldv + int64_t(h) * dv + col0;
+    T* go = kStateOnly || a.o_f32 ? nullptr : static_cast<T*>(a.o) + int64_t(b) * L * a.ldv + int64_t(h) * dv + col0;
 
     const bool has_decay = a.decay != nullptr && a.decay[h] != 1.0f;
     const float log2l = has_decay ? log2f(a.decay[h]) : 0.f;
@@ -327,19 +328,31 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
                     if (r0 + 8 < n) a.rowsq[(int64_t(b) * L + t0 + r0 + 8) * a.nblk + blk] = sq1;
                 }
             }
-            Tensor tsO = thr.partition_C(sO);
-            CUTE_UNROLL
-            for (int i = 0; i < size(accO); ++i) tsO(i) = static_cast<T>(accO(i));
+            if (a.o_f32) {
+                // fp32 output straight from the accumulators: no rounding to T on the way out
+                float* gof = static_cast<float*>(a.o) + int64_t(b) * L * a.ldv + int64_t(h) * dv + col0;
+                CUTE_UNROLL
+                for (int i = 0; i < size(accO); ++i) {
+                    const int r = get<0>(cO(i)), cc = get<1>(cO(i));
+                    if (r < n && col0 + cc < dv) gof[(t0 + r) * a.ldv + cc] = accO(i);
+                }
+            } else {
+                Tensor tsO = thr.partition_C(sO);
+                CUTE_UNROLL
+                for (int i = 0; i < size(accO); ++i) tsO(i) = static_cast<T>(accO(i));
+            }
         }
         __syncthreads();  // sO complete; every warp is done with this stage and with sS
         if constexpr (!kStateOnly) {
             constexpr int V16 = DVB / 8;
-            CUTE_UNROLL
-            for (int i = tid; i < C * V16; i += NT) {
-                const int r = i / V16, cc = (i % V16) * 8;
-                if (r < n && col0 + cc < dv)
-                    *reinterpret_cast<uint4*>(go + (t0 + r) * a.ldv + cc) =
-                        *reinterpret_cast<const uint4*>(&sO(r, cc));
+            if (!a.o_f32) {
+                CUTE_UNROLL
+                for (int i = tid; i < C * V16; i += NT) {
+                    const int r = i / V16, cc = (i % V16) * 8;
+                    if (r < n && col0 + cc < dv)
+                        *reinterpret_cast<uint4*>(go + (t0 + r) * a.ldv + cc) =
+                            *reinterpret_cast<const uint4*>(&sO(r, cc));
+                }
             }
             Tensor tsS = thr.partition_C(sS);
             CUTE_UNROLL

@@ -17,6 +17,7 @@ void launch_tc_one(const Launch& l) {
     a.k = l.k;
     a.v = l.v;
     a.o = l.o;
+    a.o_f32 = l.p->out_dtype == CHELA_DTYPE_F32;
     a.L = p.L;
     a.H = p.H;
     a.dk = pl.dk;

@@ -170,6 +170,8 @@ Plan make_plan(const LinearAttentionParams& p) {
     if (p.attn_norm == CHELA_ATTN_NORM_RMSNORM && p.norm_weight == nullptr)
         fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): rmsnorm needs norm_weight");
     if (pl.dk > 256) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): dk=", pl.dk, " > 256");
+    if (p.out_dtype != -1 && p.out_dtype != p.dtype && !(p.out_dtype == CHELA_DTYPE_F32 && p.dtype != CHELA_DTYPE_F32))
+        fail(CHELA_ERR_DTYPE, "linear attention (cuda): out must have the inputs' dtype, or be f32 with bf16/f16 inputs");
     if (p.dtype == CHELA_DTYPE_F32) {
         pl.DK = pl.DVB = 0;
         pl.dvblocks = (pl.dv + 31) / 32;
@@ -293,7 +295,7 @@ void linear_attention(const LinearAttentionParams& p, const void* q, const void*
             const int64_t rows = p.B * p.L;
             const int nblk = p.H * pl.dvblocks;
             dim3 grid(unsigned((rows + 7) / 8));
-            if (p.dtype == CHELA_DTYPE_F32)
+            if (p.dtype == CHELA_DTYPE_F32 || p.out_dtype == CHELA_DTYPE_F32)
                 rmsnorm_finish_kernel<float><<<grid, 256, 0, stream>>>(static_cast<float*>(out), rowsq, p.norm_weight,
                                                                       rows, p.f, nblk, p.eps);
             else if (p.dtype == CHELA_DTYPE_BF16)

@@ -15,8 +15,9 @@
 //          f32        -> SIMT fp32 kernel (recurrent form, exact fp32 arithmetic; correctness path);
 //   causal; per-head decay; feature maps identity/elu1/relu/silu; attn_norm none/rmsnorm;
 //   state in/out; any L >= 1; dk a multiple of 8 up to 256; dv a multiple of 8.
-// Not yet (CHELA_ERR_UNSUPPORTED): bidirectional, attn_norm denominator (ksum in/out), out dtype
-// different from the input dtype.
+//   out in the input dtype, or f32 with bf16/f16 inputs (no output rounding).
+// Not yet here (CHELA_ERR_UNSUPPORTED): bidirectional and attn_norm denominator (the CUDA model
+// forward builds both from causal passes: native/cuda/model/).
 #pragma once
 
 #include <chela/chela.h>
@@ -37,7 +38,9 @@ struct LinearAttentionParams {
     int chunk = 0;                       // ignored: the CUDA kernel tiles by 64 (any C = same result)
     const float* decay = nullptr;        // device [H] or null (lambda = 1)
     const float* norm_weight = nullptr;  // device [f] for rmsnorm
-    int dtype = CHELA_DTYPE_BF16;        // of q, k, v and out (chela_dtype)
+    int dtype = CHELA_DTYPE_BF16;        // of q, k, v (chela_dtype)
+    int out_dtype = -1;                  // of out: -1 = dtype; CHELA_DTYPE_F32 with bf16/f16 inputs
+                                         // writes the fp32 accumulators without rounding
     int segments = 0;                    // 0 = automatic; >= 1 forces that many L-segments (tests)
 };
 

@@ -3,6 +3,8 @@
 #include "reference/linear_attention_ref.h"
 #include "support/cuda_fixture.h"
 
+#include <cstdio>
+
 
 using namespace chela;
 using namespace chela::test;
@@ -75,6 +77,38 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
                                          LaCase{1, 300, 128, 1024, 1, CHELA_DTYPE_BF16, 0, CHELA_ATTN_NORM_RMSNORM, true, true},
                                          LaCase{2, 257, 64, 64, 2, CHELA_DTYPE_F32, 1, CHELA_ATTN_NORM_RMSNORM, true, true},
                                          LaCase{1, 1000, 32, 48, 3, CHELA_DTYPE_F32, 0, CHELA_ATTN_NORM_NONE, false, false}));
+
+// bf16 inputs with an f32 output: the accumulators are written without rounding (rmsnorm, decay, two
+// heads, odd L), against float64; the error is no larger than with a bf16 output.
+TEST_F(Cuda, Bf16InputsWithF32OutputMatchFloat64) {
+    const int64_t B = 2, L = 301, H = 2, dk = 64, dv = 96, e = H * dk, f = H * dv;
+    auto q = round_through(randn(static_cast<size_t>(B * L * e), 81, 0.5f), CHELA_DTYPE_BF16);
+    auto k = round_through(randn(q.size(), 82, 0.5f), CHELA_DTYPE_BF16);
+    auto v = round_through(randn(static_cast<size_t>(B * L * f), 83), CHELA_DTYPE_BF16);
+    const auto lam = uniform(static_cast<size_t>(H), 84, 0.9f, 1.0f), g = uniform(static_cast<size_t>(f), 85, 0.5f, 1.5f);
+    HostTensor hq({B, L, e}, q, CHELA_DTYPE_BF16), hk({B, L, e}, k, CHELA_DTYPE_BF16), hv({B, L, f}, v, CHELA_DTYPE_BF16),
+        o32({B, L, f}), o16({B, L, f}, CHELA_DTYPE_BF16), hd({H}, lam), hg({f}, g);
+    chela_linear_attention_options o;
+    ASSERT_CHELA_OK(chela_linear_attention_options_init(&o, e, static_cast<int32_t>(H)));
+    chela_tensor *d32 = to_device(o32), *d16 = to_device(o16);
+    chela_tensor *dq = to_device(hq), *dk_ = to_device(hk), *dv_ = to_device(hv), *dd = to_device(hd), *dg = to_device(hg);
+    ASSERT_CHELA_OK(chela_linear_attention(ctx, dq, dk_, dv_, dd, dg, nullptr, nullptr, d32, nullptr, nullptr, &o));
+    ASSERT_CHELA_OK(chela_linear_attention(ctx, dq, dk_, dv_, dd, dg, nullptr, nullptr, d16, nullptr, nullptr, &o));
+    ASSERT_CHELA_OK(chela_context_synchronize(ctx));
+    to_host(d32, o32);
+    to_host(d16, o16);
+    ref::AttentionSpec s;
+    s.B = B; s.L = L; s.e = e; s.f = f; s.H = H;
+    s.attn_norm = CHELA_ATTN_NORM_RMSNORM;
+    s.scale = o.scale;
+    s.decay = to_double(lam);
+    s.norm_weight = to_double(g);
+    const auto want = ref::linear_attention(s, to_double(q), to_double(k), to_double(v));
+    const double err32 = rel_l2(o32.f32(), want.out), err16 = rel_l2(o16.f32(), want.out);
+    EXPECT_LE(err32, 3e-3);
+    EXPECT_LE(err32, err16);
+    std::printf("bf16 in: f32 out rel-L2 %.2e, bf16 out %.2e\n", err32, err16);
+}
 
 TEST_F(Cuda, HostTensorOnACudaContextIsAClearError) {
     HostTensor q({1, 4, 64}, randn(256, 1), CHELA_DTYPE_BF16), o({1, 4, 64}, CHELA_DTYPE_BF16);

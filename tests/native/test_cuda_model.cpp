@@ -1,6 +1,6 @@
 // The whole model on the CUDA backend (chela_model_load into a CUDA context + chela_model_forward),
 // against the float64 reference's golden logits and against the CPU backend, through the C ABI.
-// Bound: rel-L2 <= 3e-3, the bf16 bound (the attention core runs on bf16 tensor cores, the
+// Bound: rel-L2 <= 3e-3, the 16-bit bound (the attention core runs on fp16 tensor cores, the
 // projections on TF32; docs/decisions.md "CUDA model forward"). Outputs are NaN-poisoned first.
 // Every test skips with one line where no CUDA device is usable (CI, CPU-only builds).
 #include "support/checkpoint_writer.h"

@@ -41,6 +41,15 @@ def main():
             x = torch.randn(B, L, d, device=dev)
             y = torch.full_like(x, float("nan"))
             t_ours = bench(lambda: ours.layer_forward(0, x, y))
+            if L == int(os.environ.get("PROFILE_L", "16384")):
+                # Where our layer's time goes: CUPTI sees our kernels on torch's stream.
+                with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+                    for _ in range(5):
+                        ours.layer_forward(0, x, y)
+                    torch.cuda.synchronize()
+                print(f"== our layer L{L} B{B}: kernel time over 5 calls", flush=True)
+                print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=20, max_name_column_width=90),
+                      flush=True)
             # Independent check: the float64 reference layer on the device, on the first 2 sequences.
             nb = min(B, 2)
             layer64 = model.layers[0].to(dev, torch.float64)

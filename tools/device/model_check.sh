@@ -8,6 +8,7 @@
 #   sanitizer.log   compute-sanitizer memcheck + racecheck on the small model tests
 #   layer.log       tools/device/bench_layer.py: our layer vs PyTorch+fla vs softmax block (same run)
 #   forward.log     chela-bench --op forward (native) and ModelForwardBenchmark (JMH, Java), same models
+# SKIP_SANITIZER=1 / SKIP_FORWARD=1 leave those steps out (quicker iterations on the kernels).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
@@ -28,6 +29,7 @@ echo "== op regressions"
 { timeout 120 "$BIN/test_cuda"; echo "test_cuda rc=$?"; timeout 120 "$BIN/test_cuda_conv"; echo "test_cuda_conv rc=$?"; } > "$OUT/regress.log" 2>&1
 grep -E "rc=|  FAILED" "$OUT/regress.log"
 grep -q "test_cuda rc=0" "$OUT/regress.log" && grep -q "test_cuda_conv rc=0" "$OUT/regress.log" || status=1
+if [ -z "${SKIP_SANITIZER:-}" ]; then
 echo "== compute-sanitizer (small model tests)"
 SMALL='CudaModel.HostArguments*:CudaModel.BadToken*:CudaModel.FeatureClassifier*:CudaModel.LayerForward*'
 {
@@ -36,9 +38,11 @@ SMALL='CudaModel.HostArguments*:CudaModel.BadToken*:CudaModel.FeatureClassifier*
 } > "$OUT/sanitizer.log" 2>&1
 grep -E "rc=|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log"
 grep -q "memcheck rc=0" "$OUT/sanitizer.log" && grep -q "racecheck rc=0" "$OUT/sanitizer.log" || status=1
+fi
 echo "== layer: ours vs PyTorch+fla vs softmax block"
 PYTHONPATH=$PWD/.device:$PWD/tools/device${PYTHONPATH:+:$PYTHONPATH} OUT="$OUT" timeout 240 python3 tools/device/bench_layer.py > "$OUT/layer.log" 2>&1 || { echo "bench_layer rc=$?"; status=1; }
 grep -E "^\{|Error|error" "$OUT/layer.log" | head -12
+[ -n "${SKIP_FORWARD:-}" ] && { echo "model_check: $([ $status = 0 ] && echo ALL OK || echo SOMETHING FAILED) (forward benches skipped)"; exit $status; }
 echo "== whole-model forward: native chela-bench, then Java (JMH), same models and shapes"
 {
   timeout 100 "$BIN/chela-bench" --op forward --device cuda --model models/bytelm --B 1 --context 4096,16384,65536 --reps 20

@@ -11,6 +11,7 @@
 #include "cuda/short_long_conv.h"
 #include "cuda/tiled_linear_attention.h"
 
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -31,28 +32,35 @@ void check(cudaError_t err, const char* what) {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Per-call scratch: slices of one cudaMallocAsync block, each 256-byte aligned, freed stream-ordered.
+// Per-call scratch: one cudaMallocAsync block, freed stream-ordered (also when an error unwinds).
 class Scratch {
 public:
-    Scratch(cudaStream_t s) : stream_(s) {}
-    ~Scratch() {
-        if (base_ != nullptr) (void)cudaFreeAsync(base_, stream_);
-    }
+    Scratch(cudaStream_t s, size_t bytes) : stream_(s) { check(cudaMallocAsync(&base_, bytes ? bytes : 256, s), "scratch for the forward"); }
+    ~Scratch() { (void)cudaFreeAsync(base_, stream_); }
     Scratch(const Scratch&) = delete;
     Scratch& operator=(const Scratch&) = delete;
-    // Plans a slice of `bytes`; the pointer is valid after allocate().
-    size_t plan(size_t bytes) {
-        const size_t at = size_;
-        size_ += static_cast<size_t>(round_up(static_cast<int64_t>(bytes ? bytes : 1), 256));
-        return at;
-    }
-    void allocate() { check(cudaMallocAsync(&base_, size_, stream_), "scratch for the forward"); }
-    template <class T> T* at(size_t offset) const { return reinterpret_cast<T*>(static_cast<char*>(base_) + offset); }
+    char* base() const { return static_cast<char*>(base_); }
 
 private:
     cudaStream_t stream_;
     void* base_ = nullptr;
-    size_t size_ = 0;
+};
+
+// Hands out 256-byte aligned slices from `base`; with a null base it only counts the bytes, so the
+// same layout code sizes the scratch and then carves it.
+class Carver {
+public:
+    explicit Carver(char* base) : base_(base) {}
+    void* take(size_t bytes) {
+        void* p = base_ != nullptr ? base_ + used_ : nullptr;
+        used_ += static_cast<size_t>(round_up(static_cast<int64_t>(bytes ? bytes : 1), 256));
+        return p;
+    }
+    size_t used() const { return used_; }
+
+private:
+    char* base_;
+    size_t used_ = 0;
 };
 
 // The attention layout of every layer of this model (weights differ, shapes do not).
@@ -78,71 +86,52 @@ AttentionLayout layout_of(const chela_model_config& cfg, int64_t B, int64_t L) {
     return a;
 }
 
-// Buffers of one layer's forward over rows = B * L positions.
+// Buffers of one layer's forward over rows = B * L positions. fp16 buffers are GEMM or attention
+// operands; f32 ones feed the element-wise kernels (P is kept f32: its gates touch the residual).
 struct LayerBuffers {
-    float *xn, *m, *v, *p, *orr, *hd, *ffn_in, *ffn_mid;
-    void *q, *k, *vv, *o, *q_rev, *k_rev, *v_rev, *o_rev;
+    void *xn, *m, *v, *orr, *ffn_in, *ffn_mid;   // fp16
+    float *p, *hd;                                // f32
+    void *q, *k, *vv, *q_rev, *k_rev, *v_rev;    // fp16, padded heads
+    float *o, *o_rev;                             // f32 attention kernel output, padded heads
 };
 
-struct LayerPlan {
-    size_t xn, m, v, p, orr, hd, ffn_in, ffn_mid, q, k, vv, o, q_rev, k_rev, v_rev, o_rev;
-};
-
-LayerPlan plan_layer(Scratch& s, const chela_model_config& cfg, const AttentionLayout& a) {
-    const int64_t rows = a.B * a.L;
-    const size_t f4 = sizeof(float), b2 = 2;
-    const size_t qk = size_t(rows) * a.H * a.dkp * b2, vb = size_t(rows) * a.H * a.dvp * b2;
-    LayerPlan lp{};
-    lp.xn = s.plan(size_t(rows) * a.d * f4);
-    lp.m = s.plan(size_t(rows) * a.d * f4);
-    lp.v = s.plan(size_t(rows) * a.f * f4);
-    lp.p = s.plan(size_t(rows) * a.p_width * f4);
-    lp.orr = s.plan(size_t(rows) * a.f * f4);
-    lp.hd = s.plan(size_t(rows) * a.d * f4);
-    lp.ffn_in = s.plan(cfg.ffn_dim > 0 ? size_t(rows) * a.d * f4 : 0);
-    lp.ffn_mid = s.plan(size_t(rows) * cfg.ffn_dim * f4);
-    lp.q = s.plan(qk);
-    lp.k = s.plan(qk);
-    lp.vv = s.plan(vb);
-    lp.o = s.plan(vb);
+LayerBuffers carve_layer(Carver& c, const chela_model_config& cfg, const AttentionLayout& a) {
+    const size_t rows = size_t(a.B * a.L), h2 = 2, f4 = sizeof(float);
+    const size_t qk = rows * a.H * a.dkp * h2, vb = rows * a.H * a.dvp * h2, ob = rows * a.H * a.dvp * f4;
     const bool bi = a.bidirectional;
-    lp.q_rev = s.plan(bi ? qk : 0);
-    lp.k_rev = s.plan(bi ? qk : 0);
-    lp.v_rev = s.plan(bi ? vb : 0);
-    lp.o_rev = s.plan(bi ? vb : 0);
-    return lp;
-}
-
-LayerBuffers buffers_of(const Scratch& s, const LayerPlan& lp, bool bidirectional) {
     LayerBuffers b{};
-    b.xn = s.at<float>(lp.xn);
-    b.m = s.at<float>(lp.m);
-    b.v = s.at<float>(lp.v);
-    b.p = s.at<float>(lp.p);
-    b.orr = s.at<float>(lp.orr);
-    b.hd = s.at<float>(lp.hd);
-    b.ffn_in = s.at<float>(lp.ffn_in);
-    b.ffn_mid = s.at<float>(lp.ffn_mid);
-    b.q = s.at<void>(lp.q);
-    b.k = s.at<void>(lp.k);
-    b.vv = s.at<void>(lp.vv);
-    b.o = s.at<void>(lp.o);
-    if (bidirectional) {
-        b.q_rev = s.at<void>(lp.q_rev);
-        b.k_rev = s.at<void>(lp.k_rev);
-        b.v_rev = s.at<void>(lp.v_rev);
-        b.o_rev = s.at<void>(lp.o_rev);
+    b.xn = c.take(rows * a.d * h2);
+    b.m = c.take(rows * a.d * h2);
+    b.v = c.take(rows * a.f * h2);
+    b.orr = c.take(rows * a.f * h2);
+    b.ffn_in = cfg.ffn_dim > 0 ? c.take(rows * a.d * h2) : nullptr;
+    b.ffn_mid = cfg.ffn_dim > 0 ? c.take(rows * cfg.ffn_dim * h2) : nullptr;
+    b.p = static_cast<float*>(c.take(rows * a.p_width * f4));
+    b.hd = static_cast<float*>(c.take(rows * a.d * f4));
+    b.q = c.take(qk);
+    b.k = c.take(qk);
+    b.vv = c.take(vb);
+    b.o = static_cast<float*>(c.take(ob));
+    if (bi) {
+        b.q_rev = c.take(qk);
+        b.k_rev = c.take(qk);
+        b.v_rev = c.take(vb);
+        b.o_rev = static_cast<float*>(c.take(ob));
     }
     return b;
 }
 
+// The fp16 copy of a weight (DeviceModel::half holds them at the f32 pointers' places).
+const void* h16(const float* p) { return p; }
+
 void apply_norm(cudaStream_t s, const chela_model_config& cfg, int64_t rows, const float* x, const float* w,
-                const float* b, float* y) {
-    norm_rows(s, rows, cfg.d_model, x, w, b, cfg.eps, cfg.norm == CHELA_NORM_RMSNORM, y);
+                const float* b, void* y, bool y_f16) {
+    norm_rows(s, rows, cfg.d_model, x, w, b, cfg.eps, cfg.norm == CHELA_NORM_RMSNORM, y, y_f16);
 }
 
-// The causal tensor-core kernel over the padded bf16 layout, attn_norm left to attention_output.
-void attention_pass(int device, cudaStream_t s, const AttentionLayout& a, const float* decay, const void* q,
+// The causal tensor-core kernel over the padded fp16 layout, fp32 output (no output rounding),
+// attn_norm left to attention_output.
+void attention_pass(cudaStream_t s, const AttentionLayout& a, const float* decay, const void* q,
                     const void* k, const void* v, void* o) {
     tiled::LinearAttentionParams tp;
     tp.B = a.B;
@@ -156,20 +145,20 @@ void attention_pass(int device, cudaStream_t s, const AttentionLayout& a, const 
     tp.scale = a.scale;
     tp.eps = a.eps;
     tp.decay = decay;
-    tp.dtype = CHELA_DTYPE_BF16;
-    (void)device;
+    tp.dtype = CHELA_DTYPE_F16;
+    tp.out_dtype = CHELA_DTYPE_F32;
     tiled::linear_attention(tp, q, k, v, nullptr, nullptr, o, nullptr, nullptr, nullptr, 0, s);
 }
 
-// Spec "One CHELA layer", steps 1-6, on the device: x -> y [rows, d].
+// Spec "One CHELA layer", steps 1-6, on the device: x -> y [rows, d] (f32). `lp` holds the f32
+// weights, `hp` the same fields pointing at their fp16 copies (the GEMM operands).
 void run_layer(int device, cudaStream_t s, const chela_model_config& cfg, const LayerParams& lp,
-               const AttentionLayout& a, const LayerBuffers& b, const float* x, float* y) {
+               const LayerParams& hp, const AttentionLayout& a, const LayerBuffers& b, const float* x, float* y) {
     const int64_t rows = a.B * a.L, d = cfg.d_model;
-    const float* xn = x;
-    if (cfg.prenorm) {
-        apply_norm(s, cfg, rows, x, lp.norm_w, lp.norm_b, b.xn);
-        xn = b.xn;
-    }
+    if (cfg.prenorm)
+        apply_norm(s, cfg, rows, x, lp.norm_w, lp.norm_b, b.xn, true);
+    else
+        to_f16(s, rows * d, x, b.xn);
     cpu::ShortLongConvParams cp;
     cp.B = a.B;
     cp.L = a.L;
@@ -178,42 +167,42 @@ void run_layer(int device, cudaStream_t s, const chela_model_config& cfg, const 
     cp.Lk = cfg.long_kernel;
     cp.causal = cfg.causal != 0;
     ConvTensors ct;
-    ct.x = xn;
+    ct.x = b.xn;
     ct.short_w = lp.short_w;
     ct.short_b = lp.short_b;
     ct.long_w = lp.long_w;
     ct.long_w_rev = cfg.causal ? nullptr : lp.long_w_rev;
     ct.omega = lp.omega;
     ct.out = b.m;
-    ct.dtype = CHELA_DTYPE_F32;
+    ct.dtype = CHELA_DTYPE_F16;  // x and out; the convolution computes in fp32
     for (int32_t& wd : ct.w_dtypes) wd = CHELA_DTYPE_F32;
     short_long_conv(device, s, cp, ct);
 
-    linear(s, rows, d, cfg.v_dim, xn, lp.v_w, lp.v_b, b.v, Activation::kSilu);
-    linear(s, rows, d, a.p_width, b.m, lp.mx_w, lp.mx_b, b.p, Activation::kNone);
+    linear_f16(s, rows, d, cfg.v_dim, b.xn, h16(hp.v_w), h16(hp.v_b), b.v, true, Activation::kSilu);
+    linear_f16(s, rows, d, a.p_width, b.m, h16(hp.mx_w), lp.mx_b, b.p, false, Activation::kNone);
     attention_inputs(s, a, b.p, b.v, lp.qk_gamma, lp.qk_beta, b.q, b.k, b.vv, b.q_rev, b.k_rev, b.v_rev);
     const float* decay = cfg.decay ? lp.decay : nullptr;
-    attention_pass(device, s, a, decay, b.q, b.k, b.vv, b.o);
-    if (a.bidirectional) attention_pass(device, s, a, decay, b.q_rev, b.k_rev, b.v_rev, b.o_rev);
+    attention_pass(s, a, decay, b.q, b.k, b.vv, b.o);
+    if (a.bidirectional) attention_pass(s, a, decay, b.q_rev, b.k_rev, b.v_rev, b.o_rev);
     attention_output(s, a, b.o, b.o_rev, b.q, b.k, b.vv, b.p, lp.attn_norm_w, b.orr);
-    linear(s, rows, cfg.v_dim, d, b.orr, lp.h_w, lp.h_b, b.hd, Activation::kNone);
+    linear_f16(s, rows, cfg.v_dim, d, b.orr, h16(hp.h_w), lp.h_b, b.hd, false, Activation::kNone);
     gated_residual(s, rows, d, a.p_width, b.p, b.hd, x, y);
-    if (!cfg.prenorm) apply_norm(s, cfg, rows, y, lp.norm_w, lp.norm_b, y);
+    if (!cfg.prenorm) apply_norm(s, cfg, rows, y, lp.norm_w, lp.norm_b, y, false);
 
     if (cfg.ffn_dim > 0) {
         // Pre-norm: y += FFN(Norm(y)). Post-norm: y = Norm(y + FFN(y)). hd holds FFN's output.
-        const float* in = y;
-        if (cfg.prenorm) {
-            apply_norm(s, cfg, rows, y, lp.ffn_norm_w, lp.ffn_norm_b, b.ffn_in);
-            in = b.ffn_in;
-        }
-        linear(s, rows, d, cfg.ffn_dim, in, lp.fc1_w, lp.fc1_b, b.ffn_mid, Activation::kSilu);
-        linear(s, rows, cfg.ffn_dim, d, b.ffn_mid, lp.fc2_w, lp.fc2_b, b.hd, Activation::kNone);
+        if (cfg.prenorm)
+            apply_norm(s, cfg, rows, y, lp.ffn_norm_w, lp.ffn_norm_b, b.ffn_in, true);
+        else
+            to_f16(s, rows * d, y, b.ffn_in);
+        linear_f16(s, rows, d, cfg.ffn_dim, b.ffn_in, h16(hp.fc1_w), h16(hp.fc1_b), b.ffn_mid, true,
+                   Activation::kSilu);
+        linear_f16(s, rows, cfg.ffn_dim, d, b.ffn_mid, h16(hp.fc2_w), lp.fc2_b, b.hd, false, Activation::kNone);
         if (cfg.prenorm) {
             add_into(s, rows * d, b.hd, y);
         } else {
             add_into(s, rows * d, y, b.hd);
-            apply_norm(s, cfg, rows, b.hd, lp.ffn_norm_w, lp.ffn_norm_b, y);
+            apply_norm(s, cfg, rows, b.hd, lp.ffn_norm_w, lp.ffn_norm_b, y, false);
         }
     }
 }
@@ -238,47 +227,25 @@ DeviceModel::~DeviceModel() {
 
 const char* unsupported_reason(const chela_model_config& cfg) {
     const int64_t dk = cfg.z_dim / cfg.n_heads;
+    if (cfg.d_model % 2 != 0 || cfg.z_dim % 2 != 0 || cfg.v_dim % 2 != 0 || cfg.ffn_dim % 2 != 0)
+        return "d_model, z_dim, v_dim and ffn_dim must be even (the fp16 GEMMs read rows 4 bytes at a time)";
     if (round_up(dk, 8) > 256) return "z_dim / n_heads exceeds 256 (the tensor-core attention kernel's limit)";
     if (int64_t(cfg.v_dim) * 4 + 8 * int64_t(cfg.n_heads) > 48 * 1024)
         return "v_dim exceeds 12280 (the attention epilogue's row buffer)";
     return nullptr;
 }
 
-std::shared_ptr<DeviceModel> upload(const chela_model& m, int device, void* stream_ptr) {
-    if (const char* why = unsupported_reason(m.ckpt.config))
-        fail(CHELA_ERR_UNSUPPORTED, "model: the CUDA backend cannot run this configuration: ", why);
-    auto s = static_cast<cudaStream_t>(stream_ptr);
-    check(cudaSetDevice(device), "cudaSetDevice");
-    keep_pool_memory(device);
+namespace {
 
-    // One allocation, each tensor at a 256-byte boundary (16-byte vector loads in the GEMMs).
-    std::map<const float*, size_t> offset_of;
-    size_t total = 0;
-    for (const auto& kv : m.ckpt.tensors) {
-        offset_of[kv.second.data.data()] = total;
-        total += size_t(round_up(int64_t(kv.second.data.size() * sizeof(float)), 256));
-    }
-    auto dm = std::make_shared<DeviceModel>();
-    dm->device = device;
-    dm->bytes = total;
-    check(cudaMalloc(&dm->base, total ? total : 256), "weights");
-    std::vector<char> staging(total);
-    for (const auto& kv : m.ckpt.tensors)
-        std::copy(reinterpret_cast<const char*>(kv.second.data.data()),
-                  reinterpret_cast<const char*>(kv.second.data.data() + kv.second.data.size()),
-                  staging.begin() + static_cast<std::ptrdiff_t>(offset_of[kv.second.data.data()]));
-    check(cudaMemcpyAsync(dm->base, staging.data(), total, cudaMemcpyHostToDevice, s), "weight copy");
-    check(cudaStreamSynchronize(s), "weight copy");
+__global__ void f32_to_f16_kernel(const float* x, __half* y, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        y[i] = __float2half_rn(x[i]);
+}
 
-    // Every ModelParams pointer points at the start of a checkpoint tensor (or is null).
-    auto dev = [&](const float* host) -> const float* {
-        if (host == nullptr) return nullptr;
-        auto it = offset_of.find(host);
-        if (it == offset_of.end()) fail(CHELA_ERR_INTERNAL, "model (CUDA): a parameter is not a checkpoint tensor");
-        return reinterpret_cast<const float*>(static_cast<char*>(dm->base) + it->second);
-    };
-    const ModelParams& hp = m.params;
-    ModelParams& dp = dm->params;
+// Translates every pointer of `hp` (host tensors of `m`) with `dev`.
+template <class Dev>
+ModelParams translate(const ModelParams& hp, Dev dev) {
+    ModelParams dp;
     dp.embed = dev(hp.embed);
     dp.input_w = dev(hp.input_w);
     dp.input_b = dev(hp.input_b);
@@ -303,6 +270,62 @@ std::shared_ptr<DeviceModel> upload(const chela_model& m, int device, void* stre
         l.fc1_w = dev(h.fc1_w), l.fc1_b = dev(h.fc1_b), l.fc2_w = dev(h.fc2_w), l.fc2_b = dev(h.fc2_b);
         dp.layers.push_back(l);
     }
+    return dp;
+}
+
+}  // namespace
+
+std::shared_ptr<DeviceModel> upload(const chela_model& m, int device, void* stream_ptr) {
+    if (const char* why = unsupported_reason(m.ckpt.config))
+        fail(CHELA_ERR_UNSUPPORTED, "model: the CUDA backend cannot run this configuration: ", why);
+    auto s = static_cast<cudaStream_t>(stream_ptr);
+    check(cudaSetDevice(device), "cudaSetDevice");
+    keep_pool_memory(device);
+
+    // One allocation: every tensor in f32, then every tensor again in fp16 (the GEMM operands), each
+    // at a 256-byte boundary (16-byte vector loads in the GEMMs).
+    std::map<const float*, std::pair<size_t, size_t>> offset_of;  // host data -> (f32, fp16) offsets
+    size_t total = 0;
+    for (const auto& kv : m.ckpt.tensors) {
+        offset_of[kv.second.data.data()].first = total;
+        total += size_t(round_up(int64_t(kv.second.data.size() * sizeof(float)), 256));
+    }
+    const size_t f32_bytes = total;
+    for (const auto& kv : m.ckpt.tensors) {
+        offset_of[kv.second.data.data()].second = total;
+        total += size_t(round_up(int64_t(kv.second.data.size() * 2), 256));
+    }
+    auto dm = std::make_shared<DeviceModel>();
+    dm->device = device;
+    dm->bytes = total;
+    check(cudaMalloc(&dm->base, total ? total : 256), "weights");
+    char* base = static_cast<char*>(dm->base);
+    std::vector<char> staging(f32_bytes);
+    for (const auto& kv : m.ckpt.tensors)
+        std::copy(reinterpret_cast<const char*>(kv.second.data.data()),
+                  reinterpret_cast<const char*>(kv.second.data.data() + kv.second.data.size()),
+                  staging.begin() + static_cast<std::ptrdiff_t>(offset_of[kv.second.data.data()].first));
+    check(cudaMemcpyAsync(base, staging.data(), f32_bytes, cudaMemcpyHostToDevice, s), "weight copy");
+    for (const auto& kv : m.ckpt.tensors) {
+        const auto& off = offset_of[kv.second.data.data()];
+        const int64_t n = int64_t(kv.second.data.size());
+        f32_to_f16_kernel<<<unsigned(std::min<int64_t>((n + 255) / 256, 4096)), 256, 0, s>>>(
+            reinterpret_cast<const float*>(base + off.first), reinterpret_cast<__half*>(base + off.second), n);
+        check(cudaGetLastError(), "fp16 weight copies");
+    }
+    check(cudaStreamSynchronize(s), "weight copy");
+
+    // Every ModelParams pointer points at the start of a checkpoint tensor (or is null).
+    auto at = [&](bool half) {
+        return [&, half](const float* host) -> const float* {
+            if (host == nullptr) return nullptr;
+            auto it = offset_of.find(host);
+            if (it == offset_of.end()) fail(CHELA_ERR_INTERNAL, "model (CUDA): a parameter is not a checkpoint tensor");
+            return reinterpret_cast<const float*>(base + (half ? it->second.second : it->second.first));
+        };
+    };
+    dm->params = translate(m.params, at(false));
+    dm->half = translate(m.params, at(true));
     return dm;
 }
 
@@ -323,32 +346,41 @@ void forward(const chela_model& m, const DeviceModel& dm, void* stream_ptr, int6
         }
     }
     const AttentionLayout a = layout_of(cfg, B, L);
-    Scratch scratch(s);
-    const size_t x0 = scratch.plan(size_t(rows) * d * sizeof(float)), x1 = scratch.plan(size_t(rows) * d * sizeof(float));
-    const size_t pooled = scratch.plan(size_t(B) * d * sizeof(float));
-    const LayerPlan plan = plan_layer(scratch, cfg, a);
-    scratch.allocate();
-    const LayerBuffers buf = buffers_of(scratch, plan, a.bidirectional);
+    auto carve = [&](Carver& c, float** x0, float** x1, float** pooled, LayerBuffers* lb) {
+        *x0 = static_cast<float*>(c.take(size_t(rows) * d * sizeof(float)));
+        *x1 = static_cast<float*>(c.take(size_t(rows) * d * sizeof(float)));
+        *pooled = static_cast<float*>(c.take(size_t(B) * d * sizeof(float)));
+        *lb = carve_layer(c, cfg, a);
+    };
+    float *cur, *next, *pool;
+    LayerBuffers buf;
+    Carver count(nullptr);
+    carve(count, &cur, &next, &pool, &buf);
+    Scratch scratch(s, count.used());
+    Carver carver(scratch.base());
+    carve(carver, &cur, &next, &pool, &buf);
 
-    float* cur = scratch.at<float>(x0);
-    float* next = scratch.at<float>(x1);
     if (tokens != nullptr)
         embed_rows(s, tokens, mp.embed, rows, d, cur);
     else
         linear(s, rows, cfg.input_dim, d, features, mp.input_w, mp.input_b, cur, Activation::kNone);
-    for (const LayerParams& lp : mp.layers) {
-        run_layer(dm.device, s, cfg, lp, a, buf, cur, next);
+    for (size_t i = 0; i < mp.layers.size(); ++i) {
+        run_layer(dm.device, s, cfg, mp.layers[i], dm.half.layers[i], a, buf, cur, next);
         std::swap(cur, next);
     }
-    const float* hidden = cur;
-    if (cfg.prenorm) {
-        apply_norm(s, cfg, rows, cur, mp.final_norm_w, mp.final_norm_b, next);
-        hidden = next;
-    }
     if (cfg.task == CHELA_TASK_LM) {
-        linear(s, rows, d, cfg.vocab_size, hidden, mp.lm_head, nullptr, out, Activation::kNone);
+        // The head's operand: final norm (prenorm) or the last layer's output, in fp16.
+        if (cfg.prenorm)
+            apply_norm(s, cfg, rows, cur, mp.final_norm_w, mp.final_norm_b, next, true);
+        else
+            to_f16(s, rows * d, cur, next);
+        linear_f16(s, rows, d, cfg.vocab_size, next, h16(dm.half.lm_head), nullptr, out, false, Activation::kNone);
     } else {
-        float* pool = scratch.at<float>(pooled);
+        const float* hidden = cur;
+        if (cfg.prenorm) {
+            apply_norm(s, cfg, rows, cur, mp.final_norm_w, mp.final_norm_b, next, false);
+            hidden = next;
+        }
         pool_rows(s, B, L, L, d, hidden, cfg.pooling != CHELA_POOLING_LAST, pool);
         linear(s, B, d, cfg.num_classes, pool, mp.cls_w, mp.cls_b, out, Activation::kNone);
     }
@@ -360,10 +392,12 @@ void layer_forward(const chela_model& m, const DeviceModel& dm, void* stream_ptr
     auto s = static_cast<cudaStream_t>(stream_ptr);
     check(cudaSetDevice(dm.device), "cudaSetDevice");
     const AttentionLayout a = layout_of(cfg, B, L);
-    Scratch scratch(s);
-    const LayerPlan plan = plan_layer(scratch, cfg, a);
-    scratch.allocate();
-    run_layer(dm.device, s, cfg, dm.params.layers[size_t(layer)], a, buffers_of(scratch, plan, a.bidirectional), x, y);
+    Carver count(nullptr);
+    carve_layer(count, cfg, a);
+    Scratch scratch(s, count.used());
+    Carver carver(scratch.base());
+    const LayerBuffers buf = carve_layer(carver, cfg, a);
+    run_layer(dm.device, s, cfg, dm.params.layers[size_t(layer)], dm.half.layers[size_t(layer)], a, buf, x, y);
 }
 
 void zero(void* stream, void* p, size_t bytes) {

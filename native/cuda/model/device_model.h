@@ -2,10 +2,11 @@
 // forward (embedding -> layers -> final norm -> head) run there with no host round trip.
 // Host-callable, no CUDA types (`stream` is a cudaStream_t). Throws chela::Error.
 //
-// Precision (docs/decisions.md, "CUDA model forward"): activations, norms, gates, convolutions in
-// fp32; projections on TF32 tensor cores (fp32 accumulation); the attention core on bf16 tensor
-// cores (q, k, v rounded to bf16, fp32 accumulation). Logits agree with the CPU backend and the
-// float64 reference to rel-L2 <= 3e-3 (the bf16 bound of the kernel tests).
+// Precision (docs/decisions.md, "CUDA model forward"): residual stream, norms, gates and the
+// convolutions' arithmetic in fp32; projections on fp16 tensor cores (operands rounded to fp16 —
+// the 10-bit mantissa of TF32 at twice its rate — fp32 accumulation); the attention core on fp16
+// tensor cores (fp32 accumulation and output). Logits agree with the CPU backend
+// and the float64 reference to rel-L2 <= 3e-3 (the 16-bit bound of the kernel tests).
 #pragma once
 
 #include "model/model.h"
@@ -20,7 +21,9 @@ struct DeviceModel {
     int device = 0;
     void* base = nullptr;  // one allocation holding every weight tensor
     size_t bytes = 0;
-    ModelParams params;    // the host model's ModelParams, translated to device pointers
+    ModelParams params;    // the host model's ModelParams, translated to device pointers (f32)
+    ModelParams half;      // the same fields pointing at fp16 copies (GEMM operands; reinterpret
+                           // the pointers as __half)
     ~DeviceModel();
 };
 

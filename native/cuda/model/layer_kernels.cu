@@ -7,7 +7,7 @@
 
 #include <chela/chela.h>
 
-#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -33,6 +33,13 @@ cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
 __device__ __forceinline__ float silu(float z) { return z / (1.0f + expf(-z)); }
 __device__ __forceinline__ float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
+
+// fp16 operands: 10 mantissa bits (bf16 has 7), range clamped to +-65504 so that a huge activation
+// saturates instead of becoming inf and NaN downstream.
+__device__ __forceinline__ __half to_half(float x) { return __float2half_rn(fminf(fmaxf(x, -65504.f), 65504.f)); }
+
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(__half* p, float v) { *p = to_half(v); }
 
 __device__ __forceinline__ float feature(int fm, float x) {
     switch (fm) {
@@ -66,10 +73,11 @@ __global__ void embed_kernel(const int32_t* tokens, const float* embed, int64_t 
         out[i] = embed[int64_t(tokens[i / d]) * d + i % d];
 }
 
-__global__ void norm_kernel(int64_t n, const float* x, const float* w, const float* b, float eps, bool rms, float* y) {
+template <class Out>
+__global__ void norm_kernel(int64_t n, const float* x, const float* w, const float* b, float eps, bool rms, Out* y) {
     __shared__ float scratch[kThreads / 32];
     const float* xr = x + blockIdx.x * n;
-    float* yr = y + blockIdx.x * n;
+    Out* yr = y + blockIdx.x * n;
     float mean = 0.f;
     if (!rms) {
         float s = 0.f;
@@ -83,12 +91,17 @@ __global__ void norm_kernel(int64_t n, const float* x, const float* w, const flo
     }
     const float inv = rsqrtf(block_sum(s2, scratch) / float(n) + eps);
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
-        yr[i] = (xr[i] - mean) * inv * w[i] + (b != nullptr ? b[i] : 0.f);
+        store(yr + i, (xr[i] - mean) * inv * w[i] + (b != nullptr ? b[i] : 0.f));
 }
 
-__global__ void attention_inputs_kernel(AttentionLayout a, const float* p, const float* v, const float* gamma,
-                                        const float* beta, __nv_bfloat16* q, __nv_bfloat16* k, __nv_bfloat16* vv,
-                                        __nv_bfloat16* q_rev, __nv_bfloat16* k_rev, __nv_bfloat16* v_rev) {
+__global__ void cast_kernel(int64_t n, const float* x, __half* y) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        y[i] = to_half(x[i]);
+}
+
+__global__ void attention_inputs_kernel(AttentionLayout a, const float* p, const __half* v, const float* gamma,
+                                        const float* beta, __half* q, __half* k, __half* vv, __half* q_rev,
+                                        __half* k_rev, __half* v_rev) {
     const int64_t row = blockIdx.x, b = row / a.L, t = row % a.L;
     const int64_t rev = b * a.L + (a.L - 1 - t);
     const float* zr = p + row * a.p_width + a.d;
@@ -102,7 +115,7 @@ __global__ void attention_inputs_kernel(AttentionLayout a, const float* p, const
             qv = feature(a.feature_map, z * gamma[col] + beta[col]);
             kv = feature(a.feature_map, z * gamma[a.e + col] + beta[a.e + col]);
         }
-        const __nv_bfloat16 qb = __float2bfloat16_rn(qv), kb = __float2bfloat16_rn(kv);
+        const __half qb = to_half(qv), kb = to_half(kv);
         q[row * qk_w + c] = qb;
         k[row * qk_w + c] = kb;
         if (q_rev != nullptr) {
@@ -113,17 +126,17 @@ __global__ void attention_inputs_kernel(AttentionLayout a, const float* p, const
     const bool denominator = a.attn_norm == CHELA_ATTN_NORM_DENOMINATOR;
     for (int64_t c = threadIdx.x; c < v_w; c += blockDim.x) {
         const int h = int(c / a.dvp), j = int(c % a.dvp);
-        const float val = j < a.dv ? v[row * a.f + int64_t(h) * a.dv + j] : (denominator && j == a.dv ? 1.f : 0.f);
-        const __nv_bfloat16 vb = __float2bfloat16_rn(val);
+        const __half vb = j < a.dv ? v[row * a.f + int64_t(h) * a.dv + j]
+                                   : __float2half_rn(denominator && j == a.dv ? 1.f : 0.f);
         vv[row * v_w + c] = vb;
         if (v_rev != nullptr) v_rev[rev * v_w + c] = vb;
     }
 }
 
 // Dynamic shared memory: f floats (the row) + 2 * H floats (diagonal, denominator).
-__global__ void attention_output_kernel(AttentionLayout a, const __nv_bfloat16* o, const __nv_bfloat16* o_rev,
-                                        const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* vv,
-                                        const float* p, const float* norm_w, float* out) {
+__global__ void attention_output_kernel(AttentionLayout a, const float* o, const float* o_rev, const __half* q,
+                                        const __half* k, const __half* vv, const float* p, const float* norm_w,
+                                        __half* out) {
     extern __shared__ float smem[];
     __shared__ float scratch[kThreads / 32];
     float* row_o = smem;
@@ -138,12 +151,12 @@ __global__ void attention_output_kernel(AttentionLayout a, const __nv_bfloat16* 
         float dot = 0.f;
         if (o_rev != nullptr)
             for (int j = 0; j < a.dk; ++j)
-                dot += __bfloat162float(q[row * qk_w + h * a.dkp + j]) * __bfloat162float(k[row * qk_w + h * a.dkp + j]);
+                dot += __half2float(q[row * qk_w + h * a.dkp + j]) * __half2float(k[row * qk_w + h * a.dkp + j]);
         diag[h] = a.scale * dot;
         if (denominator) {
             const int64_t c = int64_t(h) * a.dvp + a.dv;
-            float dsum = __bfloat162float(o[row * v_w + c]);
-            if (o_rev != nullptr) dsum += __bfloat162float(o_rev[rev * v_w + c]) - diag[h];
+            float dsum = o[row * v_w + c];
+            if (o_rev != nullptr) dsum += o_rev[rev * v_w + c] - diag[h];
             den[h] = 1.f / (dsum + a.eps);
         }
     }
@@ -152,9 +165,8 @@ __global__ void attention_output_kernel(AttentionLayout a, const __nv_bfloat16* 
     for (int64_t c = threadIdx.x; c < a.f; c += blockDim.x) {
         const int h = int(c / a.dv), j = int(c % a.dv);
         const int64_t src = int64_t(h) * a.dvp + j;
-        float val = __bfloat162float(o[row * v_w + src]);
-        if (o_rev != nullptr)
-            val += __bfloat162float(o_rev[rev * v_w + src]) - diag[h] * __bfloat162float(vv[row * v_w + src]);
+        float val = o[row * v_w + src];
+        if (o_rev != nullptr) val += o_rev[rev * v_w + src] - diag[h] * __half2float(vv[row * v_w + src]);
         if (denominator) val *= den[h];
         row_o[c] = val;
         s2 += val * val;
@@ -165,7 +177,7 @@ __global__ void attention_output_kernel(AttentionLayout a, const __nv_bfloat16* 
     for (int64_t c = threadIdx.x; c < a.f; c += blockDim.x) {
         float val = row_o[c];
         if (a.attn_norm == CHELA_ATTN_NORM_RMSNORM) val *= inv * norm_w[c];
-        out[row * a.f + c] = val * silu(r[c]);
+        out[row * a.f + c] = to_half(val * silu(r[c]));
     }
 }
 
@@ -228,31 +240,40 @@ void embed_rows(void* stream, const int32_t* tokens, const float* embed, int64_t
 }
 
 void norm_rows(void* stream, int64_t rows, int64_t n, const float* x, const float* w, const float* b, float eps,
-               bool rms, float* y) {
+               bool rms, void* y, bool y_f16) {
     if (rows == 0) return;
-    norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, as_stream(stream)>>>(n, x, w, b, eps, rms, y);
+    const auto grid = static_cast<unsigned>(rows);
+    if (y_f16)
+        norm_kernel<<<grid, kThreads, 0, as_stream(stream)>>>(n, x, w, b, eps, rms, static_cast<__half*>(y));
+    else
+        norm_kernel<<<grid, kThreads, 0, as_stream(stream)>>>(n, x, w, b, eps, rms, static_cast<float*>(y));
     launched("norm");
 }
 
-void attention_inputs(void* stream, const AttentionLayout& a, const float* p, const float* v, const float* gamma,
+void to_f16(void* stream, int64_t n, const float* x, void* y) {
+    cast_kernel<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(n, x, static_cast<__half*>(y));
+    launched("fp16 cast");
+}
+
+void attention_inputs(void* stream, const AttentionLayout& a, const float* p, const void* v, const float* gamma,
                       const float* beta, void* q, void* k, void* vv, void* q_rev, void* k_rev, void* v_rev) {
-    using bf = __nv_bfloat16;
+    using hf = __half;
     attention_inputs_kernel<<<static_cast<unsigned>(a.B * a.L), kThreads, 0, as_stream(stream)>>>(
-        a, p, v, gamma, beta, static_cast<bf*>(q), static_cast<bf*>(k), static_cast<bf*>(vv), static_cast<bf*>(q_rev),
-        static_cast<bf*>(k_rev), static_cast<bf*>(v_rev));
+        a, p, static_cast<const hf*>(v), gamma, beta, static_cast<hf*>(q), static_cast<hf*>(k), static_cast<hf*>(vv), static_cast<hf*>(q_rev),
+        static_cast<hf*>(k_rev), static_cast<hf*>(v_rev));
     launched("attention inputs");
 }
 
 void attention_output(void* stream, const AttentionLayout& a, const void* o, const void* o_rev, const void* q,
-                      const void* k, const void* vv, const float* p, const float* norm_w, float* out) {
-    using bf = __nv_bfloat16;
+                      const void* k, const void* vv, const float* p, const float* norm_w, void* out) {
+    using hf = __half;
     const size_t smem = sizeof(float) * (size_t(a.f) + 2 * size_t(a.H));
     if (smem > 48 * 1024)
         fail(CHELA_ERR_UNSUPPORTED, "model forward (CUDA): v_dim ", a.f, " with ", a.H,
              " heads exceeds the attention epilogue's 48 KiB row buffer");
     attention_output_kernel<<<static_cast<unsigned>(a.B * a.L), kThreads, smem, as_stream(stream)>>>(
-        a, static_cast<const bf*>(o), static_cast<const bf*>(o_rev), static_cast<const bf*>(q),
-        static_cast<const bf*>(k), static_cast<const bf*>(vv), p, norm_w, out);
+        a, static_cast<const float*>(o), static_cast<const float*>(o_rev), static_cast<const hf*>(q),
+        static_cast<const hf*>(k), static_cast<const hf*>(vv), p, norm_w, static_cast<hf*>(out));
     launched("attention output");
 }
 

@@ -14,9 +14,13 @@ int64_t first_bad_token(void* stream, const int32_t* tokens, int64_t n, int64_t 
 // out[i, :] = embed[tokens[i], :]   (ids already validated)
 void embed_rows(void* stream, const int32_t* tokens, const float* embed, int64_t rows, int64_t d, float* out);
 
-// y[r, :] = LayerNorm(x[r, :]) * w + b (rms = false), or x / rms(x) * w (rms = true). y may alias x.
+// y[r, :] = LayerNorm(x[r, :]) * w + b (rms = false), or x / rms(x) * w (rms = true); y is f32
+// (may alias x) or fp16 (y_f16: the operand of the next GEMM).
 void norm_rows(void* stream, int64_t rows, int64_t n, const float* x, const float* w, const float* b, float eps,
-               bool rms, float* y);
+               bool rms, void* y, bool y_f16 = false);
+
+// y = fp16(x), n elements (clamped to the fp16 range).
+void to_f16(void* stream, int64_t n, const float* x, void* y);
 
 // How the attention inputs are laid out for the tensor-core kernel: heads padded to dkp / dvp
 // columns (multiples of 8; padding is zeros, so dot products are unchanged), with an extra ones
@@ -31,17 +35,18 @@ struct AttentionLayout {
     int64_t p_width = 0;     // 2d + e + f, the width of P
 };
 
-// From P = [U | ZR | Hx] (f32, [rows, 2d+e+f]) and V (f32, [rows, f]): q, k (phi applied) and v in
-// bf16, padded per head; for bidirectional layers also their time-reversed copies (q_rev, ...
+// From P = [U | ZR | Hx] (f32, [rows, 2d+e+f]) and V (fp16, [rows, f]): q, k (phi applied) and v in
+// fp16 (10 mantissa bits; clamped to the fp16 range), padded per head; for bidirectional layers also their time-reversed copies (q_rev, ...
 // may be null otherwise).
-void attention_inputs(void* stream, const AttentionLayout& a, const float* p, const float* v, const float* gamma,
+void attention_inputs(void* stream, const AttentionLayout& a, const float* p, const void* v, const float* gamma,
                       const float* beta, void* q, void* k, void* vv, void* q_rev, void* k_rev, void* v_rev);
 
-// From the kernel's output(s) (bf16 [rows, H*dvp]; o_rev = the reversed pass, or null when causal):
+// From the kernel's output(s) (f32 [rows, H*dvp]; o_rev = the reversed pass, or null when causal):
 // removes the twice-counted diagonal (bidirectional), normalises (rmsnorm with norm_w / denominator
-// / none), and multiplies by R = SiLU(ZR[e:]) read from P. out: f32 [rows, f].
+// / none), and multiplies by R = SiLU(ZR[e:]) read from P. out: fp16 [rows, f] (the h projection's
+// operand).
 void attention_output(void* stream, const AttentionLayout& a, const void* o, const void* o_rev, const void* q,
-                      const void* k, const void* vv, const float* p, const float* norm_w, float* out);
+                      const void* k, const void* vv, const float* p, const float* norm_w, void* out);
 
 // y = x + sigmoid(U) * (SiLU(Hx + hd) - x), U and Hx read from P.   [rows, d]
 void gated_residual(void* stream, int64_t rows, int64_t d, int64_t p_width, const float* p, const float* hd,

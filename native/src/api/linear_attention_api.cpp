@@ -130,8 +130,10 @@ extern "C" chela_status chela_linear_attention(chela_context* ctx, const chela_t
         p.norm_weight = norm_p;
         if (dev == CHELA_DEVICE_CUDA) {
 #ifdef CHELA_WITH_CUDA
-            if (kt.dtype != qt.dtype || vt.dtype != qt.dtype || ot.dtype != qt.dtype)
-                fail(CHELA_ERR_DTYPE, "q, k, v, out: the CUDA kernel needs one dtype for all four");
+            if (kt.dtype != qt.dtype || vt.dtype != qt.dtype)
+                fail(CHELA_ERR_DTYPE, "q, k, v: the CUDA kernel needs one dtype for all three");
+            if (ot.dtype != qt.dtype && ot.dtype != CHELA_DTYPE_F32)
+                fail(CHELA_ERR_DTYPE, "out: the CUDA kernel writes the inputs' dtype or f32");
             cuda::tiled::LinearAttentionParams tp;
             tp.B = B;
             tp.L = L;
@@ -146,6 +148,7 @@ extern "C" chela_status chela_linear_attention(chela_context* ctx, const chela_t
             tp.decay = decay_p;
             tp.norm_weight = norm_p;
             tp.dtype = qt.dtype;
+            tp.out_dtype = ot.dtype;
             cuda::select_device(c.device_index);
             // workspace = nullptr: the call takes its scratch stream-ordered from the device pool.
             cuda::tiled::linear_attention(tp, qt.data, kt.data, vt.data, state_ptr(state_in, "state_in"),

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
 
 /**
  * Whole-model forward on the CUDA backend from Java: the shipped models give the CPU backend's
- * logits (rel-L2 ≤ 3e-3: the attention core runs on bf16 tensor cores, see docs/decisions.md), the
+ * logits (rel-L2 ≤ 3e-3: the attention core runs on fp16 tensor cores, see docs/decisions.md), the
  * logits stay on the device, and what the GPU cannot do yet fails with a clear exception. Skipped
  * where no CUDA device is present (CI); tools/device/java_gpu.sh runs it on the lent GPU.
  */
