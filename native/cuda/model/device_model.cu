@@ -86,11 +86,12 @@ AttentionLayout layout_of(const chela_model_config& cfg, int64_t B, int64_t L) {
     return a;
 }
 
-// Buffers of one layer's forward over rows = B * L positions. fp16 buffers are GEMM or attention
-// operands; f32 ones feed the element-wise kernels (P is kept f32: its gates touch the residual).
+// Buffers of one layer's forward over rows = B * L positions: fp16 for what only feeds GEMMs, the
+// attention and the gates (P, the widest, is read by three kernels: fp16 halves that traffic), f32
+// for what is added to the residual stream.
 struct LayerBuffers {
-    void *xn, *m, *v, *orr, *ffn_in, *ffn_mid;   // fp16
-    float *p, *hd;                                // f32
+    void *xn, *m, *v, *p, *orr, *ffn_in, *ffn_mid;  // fp16
+    float* hd;                                        // f32
     void *q, *k, *vv, *q_rev, *k_rev, *v_rev;    // fp16, padded heads
     float *o, *o_rev;                             // f32 attention kernel output, padded heads
 };
@@ -106,7 +107,7 @@ LayerBuffers carve_layer(Carver& c, const chela_model_config& cfg, const Attenti
     b.orr = c.take(rows * a.f * h2);
     b.ffn_in = cfg.ffn_dim > 0 ? c.take(rows * a.d * h2) : nullptr;
     b.ffn_mid = cfg.ffn_dim > 0 ? c.take(rows * cfg.ffn_dim * h2) : nullptr;
-    b.p = static_cast<float*>(c.take(rows * a.p_width * f4));
+    b.p = c.take(rows * a.p_width * h2);
     b.hd = static_cast<float*>(c.take(rows * a.d * f4));
     b.q = c.take(qk);
     b.k = c.take(qk);
@@ -179,7 +180,7 @@ void run_layer(int device, cudaStream_t s, const chela_model_config& cfg, const 
     short_long_conv(device, s, cp, ct);
 
     linear_f16(s, rows, d, cfg.v_dim, b.xn, h16(hp.v_w), h16(hp.v_b), b.v, true, Activation::kSilu);
-    linear_f16(s, rows, d, a.p_width, b.m, h16(hp.mx_w), lp.mx_b, b.p, false, Activation::kNone);
+    linear_f16(s, rows, d, a.p_width, b.m, h16(hp.mx_w), h16(hp.mx_b), b.p, true, Activation::kNone);
     attention_inputs(s, a, b.p, b.v, lp.qk_gamma, lp.qk_beta, b.q, b.k, b.vv, b.q_rev, b.k_rev, b.v_rev);
     const float* decay = cfg.decay ? lp.decay : nullptr;
     attention_pass(s, a, decay, b.q, b.k, b.vv, b.o);

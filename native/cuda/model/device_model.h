@@ -5,7 +5,8 @@
 // Precision (docs/decisions.md, "CUDA model forward"): residual stream, norms, gates and the
 // convolutions' arithmetic in fp32; projections on fp16 tensor cores (operands rounded to fp16 —
 // the 10-bit mantissa of TF32 at twice its rate — fp32 accumulation); the attention core on fp16
-// tensor cores (fp32 accumulation and output). Logits agree with the CPU backend
+// tensor cores (fp32 accumulation and output); intermediates that only feed gates, the attention or
+// a GEMM stored fp16, what is added to the residual stream f32. Logits agree with the CPU backend
 // and the float64 reference to rel-L2 <= 3e-3 (the 16-bit bound of the kernel tests).
 #pragma once
 

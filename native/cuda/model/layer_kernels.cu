@@ -99,19 +99,19 @@ __global__ void cast_kernel(int64_t n, const float* x, __half* y) {
         y[i] = to_half(x[i]);
 }
 
-__global__ void attention_inputs_kernel(AttentionLayout a, const float* p, const __half* v, const float* gamma,
+__global__ void attention_inputs_kernel(AttentionLayout a, const __half* p, const __half* v, const float* gamma,
                                         const float* beta, __half* q, __half* k, __half* vv, __half* q_rev,
                                         __half* k_rev, __half* v_rev) {
     const int64_t row = blockIdx.x, b = row / a.L, t = row % a.L;
     const int64_t rev = b * a.L + (a.L - 1 - t);
-    const float* zr = p + row * a.p_width + a.d;
+    const __half* zr = p + row * a.p_width + a.d;
     const int64_t qk_w = int64_t(a.H) * a.dkp, v_w = int64_t(a.H) * a.dvp;
     for (int64_t c = threadIdx.x; c < qk_w; c += blockDim.x) {
         const int h = int(c / a.dkp), j = int(c % a.dkp);
         float qv = 0.f, kv = 0.f;
         if (j < a.dk) {
             const int64_t col = int64_t(h) * a.dk + j;
-            const float z = silu(zr[col]);
+            const float z = silu(__half2float(zr[col]));
             qv = feature(a.feature_map, z * gamma[col] + beta[col]);
             kv = feature(a.feature_map, z * gamma[a.e + col] + beta[a.e + col]);
         }
@@ -135,7 +135,7 @@ __global__ void attention_inputs_kernel(AttentionLayout a, const float* p, const
 
 // Dynamic shared memory: f floats (the row) + 2 * H floats (diagonal, denominator).
 __global__ void attention_output_kernel(AttentionLayout a, const float* o, const float* o_rev, const __half* q,
-                                        const __half* k, const __half* vv, const float* p, const float* norm_w,
+                                        const __half* k, const __half* vv, const __half* p, const float* norm_w,
                                         __half* out) {
     extern __shared__ float smem[];
     __shared__ float scratch[kThreads / 32];
@@ -173,23 +173,25 @@ __global__ void attention_output_kernel(AttentionLayout a, const float* o, const
     }
     float inv = 1.f;
     if (a.attn_norm == CHELA_ATTN_NORM_RMSNORM) inv = rsqrtf(block_sum(s2, scratch) / float(a.f) + a.eps);
-    const float* r = p + row * a.p_width + a.d + a.e;
+    const __half* r = p + row * a.p_width + a.d + a.e;
     for (int64_t c = threadIdx.x; c < a.f; c += blockDim.x) {
         float val = row_o[c];
         if (a.attn_norm == CHELA_ATTN_NORM_RMSNORM) val *= inv * norm_w[c];
-        out[row * a.f + c] = to_half(val * silu(r[c]));
+        out[row * a.f + c] = to_half(val * silu(__half2float(r[c])));
     }
 }
 
-__global__ void gated_residual_kernel(int64_t rows, int64_t d, int64_t pw, const float* p, const float* hd,
-                                      const float* x, float* y) {
-    const int64_t n = rows * d, hx_off = pw - d;
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-        const int64_t r = i / d, c = i % d;
-        const float* pr = p + r * pw;
-        const float h = silu(pr[hx_off + c] + hd[i]);
-        const float u = sigmoid(pr[c]);
-        y[i] = x[i] + u * (h - x[i]);
+// One CTA per row: no per-element division, coalesced along the row.
+__global__ void gated_residual_kernel(int64_t d, int64_t pw, const __half* p, const float* hd, const float* x,
+                                      float* y) {
+    const int64_t row = blockIdx.x;
+    const __half* u = p + row * pw;
+    const __half* hx = u + pw - d;
+    const float *hr = hd + row * d, *xr = x + row * d;
+    float* yr = y + row * d;
+    for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+        const float h = silu(__half2float(hx[c]) + hr[c]);
+        yr[c] = xr[c] + sigmoid(__half2float(u[c])) * (h - xr[c]);
     }
 }
 
@@ -255,17 +257,17 @@ void to_f16(void* stream, int64_t n, const float* x, void* y) {
     launched("fp16 cast");
 }
 
-void attention_inputs(void* stream, const AttentionLayout& a, const float* p, const void* v, const float* gamma,
+void attention_inputs(void* stream, const AttentionLayout& a, const void* p, const void* v, const float* gamma,
                       const float* beta, void* q, void* k, void* vv, void* q_rev, void* k_rev, void* v_rev) {
     using hf = __half;
     attention_inputs_kernel<<<static_cast<unsigned>(a.B * a.L), kThreads, 0, as_stream(stream)>>>(
-        a, p, static_cast<const hf*>(v), gamma, beta, static_cast<hf*>(q), static_cast<hf*>(k), static_cast<hf*>(vv), static_cast<hf*>(q_rev),
+        a, static_cast<const hf*>(p), static_cast<const hf*>(v), gamma, beta, static_cast<hf*>(q), static_cast<hf*>(k), static_cast<hf*>(vv), static_cast<hf*>(q_rev),
         static_cast<hf*>(k_rev), static_cast<hf*>(v_rev));
     launched("attention inputs");
 }
 
 void attention_output(void* stream, const AttentionLayout& a, const void* o, const void* o_rev, const void* q,
-                      const void* k, const void* vv, const float* p, const float* norm_w, void* out) {
+                      const void* k, const void* vv, const void* p, const float* norm_w, void* out) {
     using hf = __half;
     const size_t smem = sizeof(float) * (size_t(a.f) + 2 * size_t(a.H));
     if (smem > 48 * 1024)
@@ -273,13 +275,16 @@ void attention_output(void* stream, const AttentionLayout& a, const void* o, con
              " heads exceeds the attention epilogue's 48 KiB row buffer");
     attention_output_kernel<<<static_cast<unsigned>(a.B * a.L), kThreads, smem, as_stream(stream)>>>(
         a, static_cast<const float*>(o), static_cast<const float*>(o_rev), static_cast<const hf*>(q),
-        static_cast<const hf*>(k), static_cast<const hf*>(vv), p, norm_w, static_cast<hf*>(out));
+        static_cast<const hf*>(k), static_cast<const hf*>(vv), static_cast<const hf*>(p), norm_w,
+        static_cast<hf*>(out));
     launched("attention output");
 }
 
-void gated_residual(void* stream, int64_t rows, int64_t d, int64_t p_width, const float* p, const float* hd,
+void gated_residual(void* stream, int64_t rows, int64_t d, int64_t p_width, const void* p, const float* hd,
                     const float* x, float* y) {
-    gated_residual_kernel<<<grid_for(rows * d), kThreads, 0, as_stream(stream)>>>(rows, d, p_width, p, hd, x, y);
+    if (rows == 0) return;
+    gated_residual_kernel<<<static_cast<unsigned>(rows), kThreads, 0, as_stream(stream)>>>(
+        d, p_width, static_cast<const __half*>(p), hd, x, y);
     launched("gated residual");
 }
 

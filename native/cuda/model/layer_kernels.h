@@ -35,10 +35,10 @@ struct AttentionLayout {
     int64_t p_width = 0;     // 2d + e + f, the width of P
 };
 
-// From P = [U | ZR | Hx] (f32, [rows, 2d+e+f]) and V (fp16, [rows, f]): q, k (phi applied) and v in
+// From P = [U | ZR | Hx] (fp16, [rows, 2d+e+f]) and V (fp16, [rows, f]): q, k (phi applied) and v in
 // fp16 (10 mantissa bits; clamped to the fp16 range), padded per head; for bidirectional layers also their time-reversed copies (q_rev, ...
 // may be null otherwise).
-void attention_inputs(void* stream, const AttentionLayout& a, const float* p, const void* v, const float* gamma,
+void attention_inputs(void* stream, const AttentionLayout& a, const void* p, const void* v, const float* gamma,
                       const float* beta, void* q, void* k, void* vv, void* q_rev, void* k_rev, void* v_rev);
 
 // From the kernel's output(s) (f32 [rows, H*dvp]; o_rev = the reversed pass, or null when causal):
@@ -46,10 +46,10 @@ void attention_inputs(void* stream, const AttentionLayout& a, const float* p, co
 // / none), and multiplies by R = SiLU(ZR[e:]) read from P. out: fp16 [rows, f] (the h projection's
 // operand).
 void attention_output(void* stream, const AttentionLayout& a, const void* o, const void* o_rev, const void* q,
-                      const void* k, const void* vv, const float* p, const float* norm_w, void* out);
+                      const void* k, const void* vv, const void* p, const float* norm_w, void* out);
 
-// y = x + sigmoid(U) * (SiLU(Hx + hd) - x), U and Hx read from P.   [rows, d]
-void gated_residual(void* stream, int64_t rows, int64_t d, int64_t p_width, const float* p, const float* hd,
+// y = x + sigmoid(U) * (SiLU(Hx + hd) - x), U and Hx read from P (fp16).   [rows, d], f32
+void gated_residual(void* stream, int64_t rows, int64_t d, int64_t p_width, const void* p, const float* hd,
                     const float* x, float* y);
 
 // y += a   (n elements)
