@@ -43,6 +43,11 @@ inline void tc_tiles(int dk, int* DK, int* DVB) {
     *DVB = *DK == 256 ? 32 : 64;
 }
 
-void check_launch(const char* what);  // cudaGetLastError -> chela::Error(CHELA_ERR_DEVICE)
+void check_launch(const char* what);
+
+// Bidirectional and/or denominator attention from causal passes (full_attention.cu); L == 0 and the
+// arguments are checked by the caller.
+void full_attention(const LinearAttentionParams& p, const void* q, const void* k, const void* v, const float* state_in,
+                    const float* ksum_in, void* out, float* state_out, float* ksum_out, void* stream);  // cudaGetLastError -> chela::Error(CHELA_ERR_DEVICE)
 
 }  // namespace chela::cuda::tiled::la

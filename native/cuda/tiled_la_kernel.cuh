@@ -10,6 +10,8 @@
 // kStateOnly = the segment pre-pass: only the S recurrence, result written to seg_state.
 #pragma once
 
+#include "feature_map.cuh"
+
 #include <cute/tensor.hpp>
 #include <cutlass/numeric_types.h>
 
@@ -80,14 +82,6 @@ CUTE_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::)
 template <int N>
 CUTE_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-CUTE_DEVICE float feature(int fm, float x) {
-    switch (fm) {
-        case 1: return x > 0.f ? x + 1.f : __expf(x);      // elu + 1
-        case 2: return x > 0.f ? x : 0.f;                   // relu
-        case 3: return x / (1.f + __expf(-x));              // silu
-        default: return x;
-    }
-}
 
 template <class Tr, bool kStateOnly>
 __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(const KernelArgs a) {
@@ -217,8 +211,8 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
             for (int i = tid; i < C * DK; i += NT) {
                 const int r = i / DK, d = i % DK;
                 if (r < n && d < dk) {
-                    if (!kStateOnly) sQ(r, d) = static_cast<T>(feature(a.feature_map, float(sQ(r, d))));
-                    sK(r, d) = static_cast<T>(feature(a.feature_map, float(sK(r, d))));
+                    if (!kStateOnly) sQ(r, d) = static_cast<T>(feature_map(a.feature_map, float(sQ(r, d))));
+                    sK(r, d) = static_cast<T>(feature_map(a.feature_map, float(sK(r, d))));
                 }
             }
             __syncthreads();

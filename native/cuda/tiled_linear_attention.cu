@@ -2,6 +2,8 @@
 // the rmsnorm finish, and the fp32 SIMT path. The tensor-core kernel is in tiled_la_kernel.cuh.
 #include "tiled_linear_attention.h"
 #include "tiled_la_impl.h"
+#include "feature_map.cuh"
+#include "numeric.cuh"
 
 #include "core/error.h"
 
@@ -22,23 +24,7 @@ void check_launch(const char* what) {
 
 namespace {
 
-template <class T> __device__ __forceinline__ float to_f(T x);
-template <> __device__ __forceinline__ float to_f(float x) { return x; }
-template <> __device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <> __device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
-template <class T> __device__ __forceinline__ T from_f(float x);
-template <> __device__ __forceinline__ float from_f(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f(float x) { return __float2bfloat16_rn(x); }
-template <> __device__ __forceinline__ __half from_f(float x) { return __float2half_rn(x); }
 
-__device__ __forceinline__ float feature_fn(int fm, float x) {
-    switch (fm) {
-        case CHELA_FEATURE_ELU1: return x > 0.f ? x + 1.f : expf(x);
-        case CHELA_FEATURE_RELU: return x > 0.f ? x : 0.f;
-        case CHELA_FEATURE_SILU: return x / (1.f + expf(-x));
-        default: return x;
-    }
-}
 
 // seg[b,h,s] holds the state contribution of segment s (from zero); replaced by the state at the
 // START of segment s. The state after the last segment goes to state_out.
@@ -100,8 +86,8 @@ __global__ void __launch_bounds__(256) simt_f32_kernel(const float* q, const flo
         const int buf = int(t & 1);
         const int64_t rq = (int64_t(b) * L + t) * e + int64_t(h) * dk;
         for (int d = threadIdx.x; d < dk; d += 256) {
-            sq[buf][d] = feature_fn(fm, q[rq + d]);
-            sk[buf][d] = feature_fn(fm, k[rq + d]);
+            sq[buf][d] = feature_map(fm, q[rq + d]);
+            sk[buf][d] = feature_map(fm, k[rq + d]);
         }
         if (threadIdx.x < 32) sv[buf][lane] = colok ? v[(int64_t(b) * L + t) * f + int64_t(h) * dv + col] : 0.f;
         __syncthreads();
@@ -160,10 +146,8 @@ Plan make_plan(const LinearAttentionParams& p) {
     Plan pl;
     pl.dk = int(p.e / p.H);
     pl.dv = int(p.f / p.H);
-    if (!p.causal) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): bidirectional is not implemented yet");
-    if (p.attn_norm == CHELA_ATTN_NORM_DENOMINATOR)
-        fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): attn_norm=denominator is not implemented yet");
-    if (p.attn_norm != CHELA_ATTN_NORM_NONE && p.attn_norm != CHELA_ATTN_NORM_RMSNORM)
+    if (p.attn_norm != CHELA_ATTN_NORM_NONE && p.attn_norm != CHELA_ATTN_NORM_RMSNORM &&
+        p.attn_norm != CHELA_ATTN_NORM_DENOMINATOR)
         fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): bad attn_norm ", p.attn_norm);
     if (p.feature_map < 0 || p.feature_map > 3)
         fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): bad feature_map ", p.feature_map);
@@ -177,7 +161,9 @@ Plan make_plan(const LinearAttentionParams& p) {
         pl.dvblocks = (pl.dv + 31) / 32;
         pl.nseg = 1;
     } else if (p.dtype == CHELA_DTYPE_BF16 || p.dtype == CHELA_DTYPE_F16) {
-        if (pl.dk % 8 != 0 || pl.dv % 8 != 0)
+        // (full_attention pads dv itself: only dk must be a multiple of 8 there)
+        const bool padded_v = !p.causal || p.attn_norm == CHELA_ATTN_NORM_DENOMINATOR;
+        if (pl.dk % 8 != 0 || (pl.dv % 8 != 0 && !padded_v))
             fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): dk=", pl.dk, " and dv=", pl.dv,
                  " must be multiples of 8 for bf16/f16");
         tc_tiles(pl.dk, &pl.DK, &pl.DVB);
@@ -215,6 +201,7 @@ size_t align256(size_t n) { return (n + 255) / 256 * 256; }
 
 size_t linear_attention_workspace_bytes(const LinearAttentionParams& p) {
     la::Plan pl = la::make_plan(p);
+    if (!p.causal || p.attn_norm == CHELA_ATTN_NORM_DENOMINATOR) return 0;  // full_attention: own scratch
     return la::align256(pl.ws_seg) + la::align256(pl.ws_rowsq);
 }
 
@@ -224,6 +211,11 @@ void linear_attention(const LinearAttentionParams& p, const void* q, const void*
     using namespace la;
     Plan pl = make_plan(p);
     if (!q || !k || !v || !out) fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): null q/k/v/out");
+    if (!p.causal || p.attn_norm == CHELA_ATTN_NORM_DENOMINATOR) {
+        // Built from causal passes; takes its scratch from the stream-ordered pool (workspace unused).
+        full_attention(p, q, k, v, state_in, ksum_in, out, state_out, ksum_out, stream_);
+        return;
+    }
     if (ksum_in || ksum_out)
         fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): ksum is for attn_norm=denominator only");
     if (p.dtype != CHELA_DTYPE_F32) {

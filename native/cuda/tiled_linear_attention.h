@@ -13,11 +13,11 @@
 // Implemented (see docs/gpu.md for the design and what is left):
 //   dtypes bf16 / f16 -> tensor-core kernel (mma.sync m16n8k16, fp32 accumulation, C = 64),
 //          f32        -> SIMT fp32 kernel (recurrent form, exact fp32 arithmetic; correctness path);
-//   causal; per-head decay; feature maps identity/elu1/relu/silu; attn_norm none/rmsnorm;
-//   state in/out; any L >= 1; dk a multiple of 8 up to 256; dv a multiple of 8.
+//   causal and bidirectional; per-head decay; feature maps identity/elu1/relu/silu; attn_norm
+//   none/rmsnorm/denominator (ksum in/out for causal); state in/out; any L >= 1; dk a multiple of 8
+//   up to 256; dv a multiple of 8 (any dv for bidirectional or denominator, which are built from
+//   causal passes in full_attention.cu and take their scratch from the stream-ordered pool).
 //   out in the input dtype, or f32 with bf16/f16 inputs (no output rounding).
-// Not yet here (CHELA_ERR_UNSUPPORTED): bidirectional and attn_norm denominator (the CUDA model
-// forward builds both from causal passes: native/cuda/model/).
 #pragma once
 
 #include <chela/chela.h>

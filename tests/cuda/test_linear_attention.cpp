@@ -357,10 +357,11 @@ int main(int argc, char** argv) {
     }
     chela::cuda::tiled::LinearAttentionParams p;
     p.B = 1; p.L = 64; p.e = 64; p.f = 64; p.H = 1; p.scale = 0.125f; p.attn_norm = CHELA_ATTN_NORM_NONE;
-    chela::cuda::tiled::LinearAttentionParams bi = p; bi.causal = false;
-    failed += !expect_error("bidirectional -> UNSUPPORTED", CHELA_ERR_UNSUPPORTED, bi);
-    chela::cuda::tiled::LinearAttentionParams den = p; den.attn_norm = CHELA_ATTN_NORM_DENOMINATOR;
-    failed += !expect_error("denominator -> UNSUPPORTED", CHELA_ERR_UNSUPPORTED, den);
+    // (bidirectional and denominator are supported since full_attention.cu: tests/native/test_cuda.cpp)
+    chela::cuda::tiled::LinearAttentionParams wide = p; wide.e = 512; wide.f = 64;
+    failed += !expect_error("dk=512 -> UNSUPPORTED", CHELA_ERR_UNSUPPORTED, wide);
+    chela::cuda::tiled::LinearAttentionParams out16 = p; out16.dtype = CHELA_DTYPE_F32; out16.out_dtype = CHELA_DTYPE_BF16;
+    failed += !expect_error("f32 in, bf16 out -> DTYPE", CHELA_ERR_DTYPE, out16);
     chela::cuda::tiled::LinearAttentionParams odd = p; odd.e = 60; odd.f = 64;
     failed += !expect_error("dk=60 bf16 -> UNSUPPORTED", CHELA_ERR_UNSUPPORTED, odd);
     chela::cuda::tiled::LinearAttentionParams i32 = p; i32.dtype = CHELA_DTYPE_I32;

@@ -3,6 +3,9 @@
 // chela::Error(CHELA_ERR_DEVICE).
 #include "layer_kernels.h"
 
+#include "cuda/attention_combine.cuh"
+#include "cuda/feature_map.cuh"
+
 #include "core/error.h"
 
 #include <chela/chela.h>
@@ -41,26 +44,8 @@ __device__ __forceinline__ __half to_half(float x) { return __float2half_rn(fmin
 __device__ __forceinline__ void store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store(__half* p, float v) { *p = to_half(v); }
 
-__device__ __forceinline__ float feature(int fm, float x) {
-    switch (fm) {
-        case CHELA_FEATURE_ELU1: return x > 0.f ? x + 1.f : expf(x);
-        case CHELA_FEATURE_RELU: return x > 0.f ? x : 0.f;
-        case CHELA_FEATURE_SILU: return silu(x);
-        default: return x;
-    }
-}
 
-// Sum over the CTA; every thread gets the result. `scratch` holds kThreads / 32 floats.
-__device__ float block_sum(float v, float* scratch) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    __syncthreads();  // scratch may still be read by a previous call
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    float s = 0.f;
-    for (int w = 0; w < int(blockDim.x / 32); ++w) s += scratch[w];
-    return s;
-}
+using combine::block_sum;
 
 __global__ void bad_token_kernel(const int32_t* tokens, int64_t n, int64_t vocab, unsigned long long* first) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
@@ -112,8 +97,8 @@ __global__ void attention_inputs_kernel(AttentionLayout a, const __half* p, cons
         if (j < a.dk) {
             const int64_t col = int64_t(h) * a.dk + j;
             const float z = silu(__half2float(zr[col]));
-            qv = feature(a.feature_map, z * gamma[col] + beta[col]);
-            kv = feature(a.feature_map, z * gamma[a.e + col] + beta[a.e + col]);
+            qv = feature_map(a.feature_map, z * gamma[col] + beta[col]);
+            kv = feature_map(a.feature_map, z * gamma[a.e + col] + beta[a.e + col]);
         }
         const __half qb = to_half(qv), kb = to_half(kv);
         q[row * qk_w + c] = qb;
@@ -138,47 +123,22 @@ __global__ void attention_output_kernel(AttentionLayout a, const float* o, const
                                         const __half* k, const __half* vv, const __half* p, const float* norm_w,
                                         __half* out) {
     extern __shared__ float smem[];
-    __shared__ float scratch[kThreads / 32];
-    float* row_o = smem;
-    float* diag = smem + a.f;
-    float* den = diag + a.H;
+    __shared__ float scratch[32];
     const int64_t row = blockIdx.x, b = row / a.L, t = row % a.L;
     const int64_t rev = b * a.L + (a.L - 1 - t);
     const int64_t qk_w = int64_t(a.H) * a.dkp, v_w = int64_t(a.H) * a.dvp;
-    const bool denominator = a.attn_norm == CHELA_ATTN_NORM_DENOMINATOR;
-    // Bidirectional = causal pass + anti-causal pass, both of which count j = t: remove it once.
-    for (int h = threadIdx.x; h < a.H; h += blockDim.x) {
-        float dot = 0.f;
-        if (o_rev != nullptr)
+    const combine::RowShape shape{a.H, a.dv, a.dvp, a.f, a.bidirectional, a.attn_norm, a.scale, a.eps};
+    const __half* r = p + row * a.p_width + a.d + a.e;
+    combine::combine_row(
+        shape, [&](int64_t i) { return o[row * v_w + i]; }, [&](int64_t i) { return o_rev[rev * v_w + i]; },
+        [&](int64_t i) { return __half2float(vv[row * v_w + i]); },
+        [&](int h) {
+            float dot = 0.f;
             for (int j = 0; j < a.dk; ++j)
                 dot += __half2float(q[row * qk_w + h * a.dkp + j]) * __half2float(k[row * qk_w + h * a.dkp + j]);
-        diag[h] = a.scale * dot;
-        if (denominator) {
-            const int64_t c = int64_t(h) * a.dvp + a.dv;
-            float dsum = o[row * v_w + c];
-            if (o_rev != nullptr) dsum += o_rev[rev * v_w + c] - diag[h];
-            den[h] = 1.f / (dsum + a.eps);
-        }
-    }
-    __syncthreads();
-    float s2 = 0.f;
-    for (int64_t c = threadIdx.x; c < a.f; c += blockDim.x) {
-        const int h = int(c / a.dv), j = int(c % a.dv);
-        const int64_t src = int64_t(h) * a.dvp + j;
-        float val = o[row * v_w + src];
-        if (o_rev != nullptr) val += o_rev[rev * v_w + src] - diag[h] * __half2float(vv[row * v_w + src]);
-        if (denominator) val *= den[h];
-        row_o[c] = val;
-        s2 += val * val;
-    }
-    float inv = 1.f;
-    if (a.attn_norm == CHELA_ATTN_NORM_RMSNORM) inv = rsqrtf(block_sum(s2, scratch) / float(a.f) + a.eps);
-    const __half* r = p + row * a.p_width + a.d + a.e;
-    for (int64_t c = threadIdx.x; c < a.f; c += blockDim.x) {
-        float val = row_o[c];
-        if (a.attn_norm == CHELA_ATTN_NORM_RMSNORM) val *= inv * norm_w[c];
-        out[row * a.f + c] = to_half(val * silu(__half2float(r[c])));
-    }
+            return dot;
+        },
+        norm_w, [&](int64_t c, float x) { out[row * a.f + c] = to_half(x * silu(__half2float(r[c]))); }, smem, scratch);
 }
 
 // One CTA per row: no per-element division, coalesced along the row.
