@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$OUT/sm80"
 BIN=.device/bin
 mkdir -p .device
 [ -d .device/lib ] || tar xJf .devpack/lib.tar.xz -C .device
@@ -42,6 +42,10 @@ fi
 echo "== layer: ours vs PyTorch+fla vs softmax block"
 PYTHONPATH=$PWD/.device:$PWD/tools/device${PYTHONPATH:+:$PYTHONPATH} OUT="$OUT" timeout 240 python3 tools/device/bench_layer.py > "$OUT/layer.log" 2>&1 || { echo "bench_layer rc=$?"; status=1; }
 grep -E "^\{|Error|error" "$OUT/layer.log" | head -12
+# The same layer with the Hopper GEMMs turned off (sm_80 mma.sync kernels only), for the A/B.
+CHELA_CUDA_GEMM=sm80 SHAPES=16384x4 PROFILE_L=0 PYTHONPATH=$PWD/.device:$PWD/tools/device${PYTHONPATH:+:$PYTHONPATH} OUT="$OUT/sm80" \
+  timeout 120 python3 tools/device/bench_layer.py > "$OUT/layer_sm80.log" 2>&1 || echo "bench_layer (sm80 GEMMs) rc=$?"
+grep -E "^\{" "$OUT/layer_sm80.log" | sed 's/^/sm80 GEMMs: /'
 [ -n "${SKIP_FORWARD:-}" ] && { echo "model_check: $([ $status = 0 ] && echo ALL OK || echo SOMETHING FAILED) (forward benches skipped)"; exit $status; }
 echo "== whole-model forward: native chela-bench, then Java (JMH), same models and shapes"
 {

@@ -11,6 +11,8 @@
 #include <cuda_runtime.h>
 
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 
 namespace chela::cuda::model {
 
@@ -126,6 +128,11 @@ void linear_f16(void* stream, int64_t rows, int64_t in, int64_t out, const void*
         fail(CHELA_ERR_SHAPE, "linear (CUDA): extents [", rows, ", ", in, ", ", out, "] exceed 2^31");
     if (in % 2 != 0)
         fail(CHELA_ERR_UNSUPPORTED, "linear (CUDA, fp16): the inner extent ", in, " must be even");
+    static const bool sm80_only = [] {
+        const char* v = std::getenv("CHELA_CUDA_GEMM");
+        return v != nullptr && std::strcmp(v, "sm80") == 0;
+    }();
+    if (!sm80_only && linear_f16_sm90(stream, rows, in, out, x, W, b, y, y_f16, act)) return;
     auto s = static_cast<cudaStream_t>(stream);
     if (y_f16)
         f16_linear<cutlass::half_t>(s, act, int(rows), int(in), int(out), x, W, b, y);

@@ -23,4 +23,10 @@ void linear(void* stream, int64_t rows, int64_t in, int64_t out, const float* x,
 void linear_f16(void* stream, int64_t rows, int64_t in, int64_t out, const void* x, const void* W, const void* b,
                 void* y, bool y_f16, Activation act);
 
+// The Hopper path of linear_f16 (gemm_sm90.cu: wgmma + TMA). Returns false, doing nothing, where it
+// does not apply (not an sm_90 device, operands not 16-byte aligned, no bias); linear_f16 then runs
+// the sm_80 kernels. CHELA_CUDA_GEMM=sm80 in the environment turns it off (A/B timing).
+bool linear_f16_sm90(void* stream, int64_t rows, int64_t in, int64_t out, const void* x, const void* W, const void* b,
+                     void* y, bool y_f16, Activation act);
+
 }  // namespace chela::cuda::model

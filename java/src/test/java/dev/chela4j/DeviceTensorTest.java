@@ -28,7 +28,15 @@ class DeviceTensorTest {
             assertEquals(Device.CPU, a.device());
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> t.toDevice(cpu));
             assertTrue(ex.getMessage().contains("CUDA"), ex.getMessage());
+            cpu.synchronize();  // nothing queued on a CPU backend: returns at once
         }
+    }
+
+    @Test
+    void synchronizeOnAClosedBackendIsAClearError() {
+        Backend cpu = Chela.cpu(1);
+        cpu.close();
+        assertThrows(IllegalStateException.class, cpu::synchronize);
     }
 
     @Test

@@ -209,7 +209,11 @@ public final class Main {
                     try (Tensor warm = m.forward(in)) {
                         shape = warm.shape();
                     }
-                    double med = medianMs(reps, () -> m.forward(in).close());
+                    // synchronize: a CUDA backend returns once the work is queued
+                    double med = medianMs(reps, () -> {
+                        m.forward(in).close();
+                        be.synchronize();
+                    });
                     System.out.printf("forward [%d, %d] -> logits %s: median %.1f ms over %d runs, %.0f tokens/s%n", batch, tokens,
                             Arrays.toString(shape), med, reps, batch * tokens / (med / 1e3));
                 }
@@ -225,14 +229,20 @@ public final class Main {
                     int e = 128, f = width;
                     try (Tensor q = randomTensor(rng, batch, tokens, e); Tensor k = randomTensor(rng, batch, tokens, e);
                          Tensor v = randomTensor(rng, batch, tokens, f)) {
-                        double ms = medianMs(reps, () -> Ops.linearAttention(be, q, k, v, LinearAttentionOptions.defaults(1)).close());
+                        double ms = medianMs(reps, () -> {
+                            Ops.linearAttention(be, q, k, v, LinearAttentionOptions.defaults(1)).close();
+                            be.synchronize();
+                        });
                         System.out.printf("linear attention B%d L%d e%d f%d (causal) on %s: median %.2f ms%n", batch, tokens, e, f, be, ms);
                     }
                 } else if (op.equals("short-long-conv")) {
                     int d = width;
                     try (Tensor x = randomTensor(rng, batch, tokens, d); Tensor ws = randomTensor(rng, d, 3); Tensor bs = randomTensor(rng, d);
                          Tensor wl = randomTensor(rng, d, tokens); Tensor om = randomTensor(rng, d)) {
-                        double ms = medianMs(reps, () -> Ops.shortLongConv(be, x, ws, bs, wl, null, om, true).close());
+                        double ms = medianMs(reps, () -> {
+                            Ops.shortLongConv(be, x, ws, bs, wl, null, om, true).close();
+                            be.synchronize();
+                        });
                         System.out.printf("short-long conv B%d L%d d%d (causal, Lk = L) on %s: median %.2f ms%n", batch, tokens, d, be, ms);
                     }
                 } else {
