@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "cpu/short_long_conv.h"
+#include "stream_buffer.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -63,24 +64,8 @@ inline void check(cudaError_t err, const char* what) {
          cudaGetErrorString(err));
 }
 
-// Stream-ordered scratch memory, returned to the pool on `stream` when it goes out of scope (also
-// when an error unwinds the call, so a failed call leaks nothing).
-class DeviceBuffer {
-public:
-    DeviceBuffer(size_t bytes, cudaStream_t stream, const char* what) : stream_(stream) {
-        check(cudaMallocAsync(&p_, bytes ? bytes : 16, stream), what);
-    }
-    ~DeviceBuffer() {
-        if (p_) (void)cudaFreeAsync(p_, stream_);
-    }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    template <typename T> T* as() const { return static_cast<T*>(p_); }
-
-private:
-    void* p_ = nullptr;
-    cudaStream_t stream_;
-};
+// Stream-ordered scratch (stream_buffer.cuh); callers name their buffers "short_long_conv (CUDA): ...".
+using DeviceBuffer = StreamBuffer;
 
 // The two long-conv algorithms (conv_direct.cu, conv_fft.cu). K = min(Lk, L) taps per side.
 int64_t direct_max_taps_cap();

@@ -144,7 +144,7 @@ void run_direct(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Co
              kDirectMaxTapsCap, ")");
     if (p.B > 65535 || (p.d + kCh - 1) / kCh > 65535)
         fail(CHELA_ERR_UNSUPPORTED, "short_long_conv (CUDA): batch ", p.B, " or width ", p.d, " exceeds the launch grid");
-    DeviceBuffer taps(sizeof(float) * g.p16 * p.d, stream, "taps buffer");
+    DeviceBuffer taps(sizeof(float) * g.p16 * p.d, stream, "short_long_conv (CUDA): taps buffer");
     const int64_t n = g.p16 * p.d;
     build_taps<<<static_cast<unsigned>(std::min<int64_t>((n + 255) / 256, 4096)), 256, 0, stream>>>(
         taps.as<float>(), a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.d, p.Lk, g.K, g.m_lo, g.p16);

@@ -104,7 +104,7 @@ class PlanUse {
 public:
     PlanUse(const PlanKey& key, cudaStream_t stream) : plan_(plans().acquire(key)) {
         try {
-            work_ = new DeviceBuffer(plan_.work_bytes, stream, "cuFFT work area");
+            work_ = new DeviceBuffer(plan_.work_bytes, stream, "short_long_conv (CUDA): cuFFT work area");
             fft_ok(cufft::api().set_work_area(plan_.handle, work_->as<void>()), "set work area");
             fft_ok(cufft::api().set_stream(plan_.handle, stream), "set stream");
         } catch (...) {
@@ -235,9 +235,9 @@ void run_typed(int device, cudaStream_t stream, const cpu::ShortLongConvParams& 
     if (B > 65535 || (d + kT - 1) / kT > 65535)
         fail(CHELA_ERR_UNSUPPORTED, "short_long_conv (CUDA): batch ", B, " or width ", d, " exceeds the launch grid");
     // cols: A columns, later g (C2R output); first it holds the padded kernels (d <= B*d columns).
-    DeviceBuffer cols(sizeof(float) * B * d * N, stream, "FFT column buffer");
-    DeviceBuffer spec(sizeof(float2) * B * d * F, stream, "FFT spectrum buffer");
-    DeviceBuffer wspec(sizeof(float2) * d * F, stream, "FFT kernel spectrum buffer");
+    DeviceBuffer cols(sizeof(float) * B * d * N, stream, "short_long_conv (CUDA): FFT column buffer");
+    DeviceBuffer spec(sizeof(float2) * B * d * F, stream, "short_long_conv (CUDA): FFT spectrum buffer");
+    DeviceBuffer wspec(sizeof(float2) * d * F, stream, "short_long_conv (CUDA): FFT kernel spectrum buffer");
 
     pad_kernel<<<blocks_for(d * N), 256, 0, stream>>>(cols.as<float>(), a.long_w, a.long_dtype, a.long_w_rev,
                                                       a.long_rev_dtype, d, p.Lk, K, N, 1.0f / static_cast<float>(N));

@@ -10,6 +10,7 @@
 #include "attention_combine.cuh"
 #include "feature_map.cuh"
 #include "numeric.cuh"
+#include "stream_buffer.cuh"
 #include "tiled_la_impl.h"
 
 #include "core/error.h"
@@ -17,6 +18,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 namespace chela::cuda::tiled::la {
 
@@ -91,30 +94,18 @@ __global__ void combine_kernel(Shape s, combine::RowShape r, int fm, const float
         norm_w, [&](int64_t c, float x) { out[row * s.f() + c] = from_f<OutT>(x); }, smem, scratch);
 }
 
-void ok(cudaError_t err, const char* what) {
-    if (err == cudaSuccess) return;
-    (void)cudaGetLastError();
-    if (err == cudaErrorMemoryAllocation) fail(CHELA_ERR_OUT_OF_MEMORY, "linear attention (cuda): ", what, ": out of device memory");
-    fail(CHELA_ERR_DEVICE, "linear attention (cuda): ", what, ": ", cudaGetErrorName(err), ": ", cudaGetErrorString(err));
-}
-
+// The scratch buffers of one call, released stream-ordered together.
 class Scratch {
 public:
-    Scratch(cudaStream_t s) : s_(s) {}
-    ~Scratch() {
-        for (void* p : ptrs_) (void)cudaFreeAsync(p, s_);
-    }
+    explicit Scratch(cudaStream_t s) : s_(s) {}
     template <class X> X* get(size_t elems) {
-        void* p = nullptr;
-        ok(cudaMallocAsync(&p, std::max<size_t>(elems * sizeof(X), 16), s_), "scratch");
-        ptrs_[n_++] = p;
-        return static_cast<X*>(p);
+        bufs_.push_back(std::make_unique<StreamBuffer>(elems * sizeof(X), s_, "linear attention (cuda): scratch"));
+        return bufs_.back()->as<X>();
     }
 
 private:
     cudaStream_t s_;
-    void* ptrs_[10] = {};  // at most 8 are taken
-    int n_ = 0;
+    std::vector<std::unique_ptr<StreamBuffer>> bufs_;
 };
 
 template <class T>

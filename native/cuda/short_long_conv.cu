@@ -47,7 +47,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
 
     // ws [d, ks] | bs [d] | omega [d], f32.
     const int64_t nw = p.d * p.ks;
-    conv::DeviceBuffer params(sizeof(float) * (nw + 2 * p.d), stream, "parameter buffer");
+    conv::DeviceBuffer params(sizeof(float) * (nw + 2 * p.d), stream, "short_long_conv (CUDA): parameter buffer");
     float* ws = params.as<float>();
     float* bs = ws + nw;
     float* om = bs + p.d;

@@ -4,6 +4,7 @@
 #include "tiled_la_impl.h"
 #include "feature_map.cuh"
 #include "numeric.cuh"
+#include "stream_buffer.cuh"
 
 #include "core/error.h"
 
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 
 namespace chela::cuda::tiled {
 namespace la {
@@ -225,84 +227,75 @@ void linear_attention(const LinearAttentionParams& p, const void* q, const void*
     }
     cudaStream_t stream = static_cast<cudaStream_t>(stream_);
     const size_t need = align256(pl.ws_seg) + align256(pl.ws_rowsq);
+    // Without a caller workspace, scratch comes from the stream-ordered pool (freed on every exit).
+    std::optional<StreamBuffer> own_ws;
     void* ws = workspace;
-    bool owned = false;
     if (need > 0 && ws == nullptr) {
-        if (cudaMallocAsync(&ws, need, stream) != cudaSuccess) check_launch("linear attention: workspace cudaMallocAsync");
-        owned = true;
+        own_ws.emplace(need, stream, "linear attention (cuda): workspace");
+        ws = own_ws->as<void>();
     } else if (need > workspace_bytes) {
         fail(CHELA_ERR_INVALID_ARGUMENT, "linear attention (cuda): workspace of ", workspace_bytes, " bytes, need ", need);
     }
     float* seg = pl.ws_seg ? static_cast<float*>(ws) : nullptr;
     float* rowsq = pl.ws_rowsq ? reinterpret_cast<float*>(static_cast<char*>(ws) + align256(pl.ws_seg)) : nullptr;
-    auto release = [&] {
-        if (owned) cudaFreeAsync(ws, stream);
-        owned = false;
-    };
-    try {
-        if (p.L == 0) {
-            // nothing to compute; the state passes through
-            const size_t sbytes = size_t(p.B) * p.H * size_t(pl.dk) * pl.dv * sizeof(float);
-            if (state_out && state_out != state_in) {
-                cudaError_t err = state_in ? cudaMemcpyAsync(state_out, state_in, sbytes, cudaMemcpyDeviceToDevice, stream)
-                                           : cudaMemsetAsync(state_out, 0, sbytes, stream);
-                if (err != cudaSuccess) check_launch("linear attention: state copy");
-            }
-        } else if (p.dtype == CHELA_DTYPE_F32) {
-            dim3 grid(pl.dvblocks, p.H, unsigned(p.B));
-            simt_f32_kernel<<<grid, 256, 0, stream>>>(
-                static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
-                static_cast<float*>(out), p.L, p.H, pl.dk, pl.dv, p.e, p.f, p.scale, p.decay, p.feature_map,
-                state_in, state_out, rowsq, p.H * pl.dvblocks);
-            check_launch("linear attention (fp32)");
+    if (p.L == 0) {
+        // nothing to compute; the state passes through
+        const size_t sbytes = size_t(p.B) * p.H * size_t(pl.dk) * pl.dv * sizeof(float);
+        if (state_out && state_out != state_in) {
+            cudaError_t err = state_in ? cudaMemcpyAsync(state_out, state_in, sbytes, cudaMemcpyDeviceToDevice, stream)
+                                       : cudaMemsetAsync(state_out, 0, sbytes, stream);
+            if (err != cudaSuccess) check_launch("linear attention: state copy");
+        }
+    } else if (p.dtype == CHELA_DTYPE_F32) {
+        dim3 grid(pl.dvblocks, p.H, unsigned(p.B));
+        simt_f32_kernel<<<grid, 256, 0, stream>>>(
+            static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
+            static_cast<float*>(out), p.L, p.H, pl.dk, pl.dv, p.e, p.f, p.scale, p.decay, p.feature_map,
+            state_in, state_out, rowsq, p.H * pl.dvblocks);
+        check_launch("linear attention (fp32)");
+    } else {
+        Launch l{};
+        l.p = &p;
+        l.plan = &pl;
+        l.q = q;
+        l.k = k;
+        l.v = v;
+        l.o = out;
+        l.state_out = state_out;
+        l.rowsq = rowsq;
+        l.stream = stream;
+        auto tc = p.dtype == CHELA_DTYPE_BF16 ? launch_tc_bf16 : launch_tc_f16;
+        if (pl.nseg > 1) {
+            l.seg_state = seg;
+            tc(l, true);
+            const int64_t elems = int64_t(pl.dk) * pl.dv;
+            dim3 grid(unsigned((elems + 255) / 256), unsigned(p.B * p.H));
+            segment_scan_kernel<<<grid, 256, 0, stream>>>(seg, state_in, state_out, p.H, pl.nseg,
+                                                          pl.seg_chunks, p.L, elems, p.decay);
+            check_launch("linear attention (segment scan)");
+            l.state_init = seg;
+            l.init_nseg = pl.nseg;
         } else {
-            Launch l{};
-            l.p = &p;
-            l.plan = &pl;
-            l.q = q;
-            l.k = k;
-            l.v = v;
-            l.o = out;
-            l.state_out = state_out;
-            l.rowsq = rowsq;
-            l.stream = stream;
-            auto tc = p.dtype == CHELA_DTYPE_BF16 ? launch_tc_bf16 : launch_tc_f16;
-            if (pl.nseg > 1) {
-                l.seg_state = seg;
-                tc(l, true);
-                const int64_t elems = int64_t(pl.dk) * pl.dv;
-                dim3 grid(unsigned((elems + 255) / 256), unsigned(p.B * p.H));
-                segment_scan_kernel<<<grid, 256, 0, stream>>>(seg, state_in, state_out, p.H, pl.nseg,
-                                                              pl.seg_chunks, p.L, elems, p.decay);
-                check_launch("linear attention (segment scan)");
-                l.state_init = seg;
-                l.init_nseg = pl.nseg;
-            } else {
-                l.state_init = state_in;
-                l.init_nseg = 1;
-            }
-            tc(l, false);
+            l.state_init = state_in;
+            l.init_nseg = 1;
         }
-        if (p.attn_norm == CHELA_ATTN_NORM_RMSNORM && p.L > 0) {
-            const int64_t rows = p.B * p.L;
-            const int nblk = p.H * pl.dvblocks;
-            dim3 grid(unsigned((rows + 7) / 8));
-            if (p.dtype == CHELA_DTYPE_F32 || p.out_dtype == CHELA_DTYPE_F32)
-                rmsnorm_finish_kernel<float><<<grid, 256, 0, stream>>>(static_cast<float*>(out), rowsq, p.norm_weight,
-                                                                      rows, p.f, nblk, p.eps);
-            else if (p.dtype == CHELA_DTYPE_BF16)
-                rmsnorm_finish_kernel<__nv_bfloat16><<<grid, 256, 0, stream>>>(
-                    static_cast<__nv_bfloat16*>(out), rowsq, p.norm_weight, rows, p.f, nblk, p.eps);
-            else
-                rmsnorm_finish_kernel<__half><<<grid, 256, 0, stream>>>(static_cast<__half*>(out), rowsq,
-                                                                       p.norm_weight, rows, p.f, nblk, p.eps);
-            check_launch("linear attention (rmsnorm)");
-        }
-    } catch (...) {
-        release();
-        throw;
+        tc(l, false);
     }
-    release();
+    if (p.attn_norm == CHELA_ATTN_NORM_RMSNORM && p.L > 0) {
+        const int64_t rows = p.B * p.L;
+        const int nblk = p.H * pl.dvblocks;
+        dim3 grid(unsigned((rows + 7) / 8));
+        if (p.dtype == CHELA_DTYPE_F32 || p.out_dtype == CHELA_DTYPE_F32)
+            rmsnorm_finish_kernel<float><<<grid, 256, 0, stream>>>(static_cast<float*>(out), rowsq, p.norm_weight,
+                                                                  rows, p.f, nblk, p.eps);
+        else if (p.dtype == CHELA_DTYPE_BF16)
+            rmsnorm_finish_kernel<__nv_bfloat16><<<grid, 256, 0, stream>>>(
+                static_cast<__nv_bfloat16*>(out), rowsq, p.norm_weight, rows, p.f, nblk, p.eps);
+        else
+            rmsnorm_finish_kernel<__half><<<grid, 256, 0, stream>>>(static_cast<__half*>(out), rowsq,
+                                                                   p.norm_weight, rows, p.f, nblk, p.eps);
+        check_launch("linear attention (rmsnorm)");
+    }
 }
 
 }  // namespace chela::cuda::tiled

@@ -1,7 +1,7 @@
 // Upload and forward of DeviceModel: the CUDA counterpart of model/forward.cpp, composed of the
 // GEMMs (gemm.h), row kernels (layer_kernels.h), the CUDA short-long convolution and the tiled
 // linear attention kernel. Every intermediate lives in one stream-ordered scratch allocation per
-// call; the stream's memory pool keeps it cached between calls.
+// call (StreamBuffer); the device's memory pool keeps it cached between calls.
 #include "device_model.h"
 
 #include "gemm.h"
@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "cuda/short_long_conv.h"
+#include "cuda/stream_buffer.cuh"
 #include "cuda/tiled_linear_attention.h"
 
 #include <cuda_fp16.h>
@@ -31,20 +32,6 @@ void check(cudaError_t err, const char* what) {
 }
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-// Per-call scratch: one cudaMallocAsync block, freed stream-ordered (also when an error unwinds).
-class Scratch {
-public:
-    Scratch(cudaStream_t s, size_t bytes) : stream_(s) { check(cudaMallocAsync(&base_, bytes ? bytes : 256, s), "scratch for the forward"); }
-    ~Scratch() { (void)cudaFreeAsync(base_, stream_); }
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-    char* base() const { return static_cast<char*>(base_); }
-
-private:
-    cudaStream_t stream_;
-    void* base_ = nullptr;
-};
 
 // Hands out 256-byte aligned slices from `base`; with a null base it only counts the bytes, so the
 // same layout code sizes the scratch and then carves it.
@@ -357,8 +344,8 @@ void forward(const chela_model& m, const DeviceModel& dm, void* stream_ptr, int6
     LayerBuffers buf;
     Carver count(nullptr);
     carve(count, &cur, &next, &pool, &buf);
-    Scratch scratch(s, count.used());
-    Carver carver(scratch.base());
+    StreamBuffer scratch(count.used(), s, "model (CUDA): scratch for the forward");
+    Carver carver(scratch.as<char>());
     carve(carver, &cur, &next, &pool, &buf);
 
     if (tokens != nullptr)
@@ -395,8 +382,8 @@ void layer_forward(const chela_model& m, const DeviceModel& dm, void* stream_ptr
     const AttentionLayout a = layout_of(cfg, B, L);
     Carver count(nullptr);
     carve_layer(count, cfg, a);
-    Scratch scratch(s, count.used());
-    Carver carver(scratch.base());
+    StreamBuffer scratch(count.used(), s, "model (CUDA): scratch for the forward");
+    Carver carver(scratch.as<char>());
     const LayerBuffers buf = carve_layer(carver, cfg, a);
     run_layer(dm.device, s, cfg, dm.params.layers[size_t(layer)], dm.half.layers[size_t(layer)], a, buf, x, y);
 }

@@ -5,6 +5,7 @@
 
 #include "cuda/attention_combine.cuh"
 #include "cuda/feature_map.cuh"
+#include "cuda/stream_buffer.cuh"
 
 #include "core/error.h"
 
@@ -181,18 +182,13 @@ __global__ void pool_kernel(int64_t B, int64_t L, int64_t length, int64_t d, con
 
 int64_t first_bad_token(void* stream, const int32_t* tokens, int64_t n, int64_t vocab) {
     auto s = as_stream(stream);
-    unsigned long long* first = nullptr;
-    check(cudaMallocAsync(&first, sizeof(*first), s), "token check buffer");
+    StreamBuffer first(sizeof(unsigned long long), s, "model forward (CUDA): token check buffer");
     unsigned long long host = ULLONG_MAX;
-    cudaError_t err = cudaMemsetAsync(first, 0xff, sizeof(*first), s);
-    if (err == cudaSuccess) {
-        bad_token_kernel<<<grid_for(n), kThreads, 0, s>>>(tokens, n, vocab, first);
-        err = cudaGetLastError();
-    }
-    if (err == cudaSuccess) err = cudaMemcpyAsync(&host, first, sizeof(host), cudaMemcpyDeviceToHost, s);
-    (void)cudaFreeAsync(first, s);
-    if (err == cudaSuccess) err = cudaStreamSynchronize(s);
-    check(err, "token check");
+    check(cudaMemsetAsync(first.as<void>(), 0xff, sizeof(host), s), "token check");
+    bad_token_kernel<<<grid_for(n), kThreads, 0, s>>>(tokens, n, vocab, first.as<unsigned long long>());
+    launched("token check");
+    check(cudaMemcpyAsync(&host, first.as<void>(), sizeof(host), cudaMemcpyDeviceToHost, s), "token check");
+    check(cudaStreamSynchronize(s), "token check");
     return host == ULLONG_MAX ? -1 : static_cast<int64_t>(host);
 }
 
