@@ -4,6 +4,7 @@ import dev.chela4j.Backend;
 import dev.chela4j.Chela;
 import dev.chela4j.ChelaException;
 import dev.chela4j.ChelaModel;
+import dev.chela4j.Device;
 import dev.chela4j.LinearAttentionOptions;
 import dev.chela4j.ModelConfig;
 import dev.chela4j.Ops;
@@ -227,8 +228,8 @@ public final class Main {
                 System.out.println(Chela.buildInfo());
                 if (op.equals("linear-attention")) {
                     int e = 128, f = width;
-                    try (Tensor q = randomTensor(rng, batch, tokens, e); Tensor k = randomTensor(rng, batch, tokens, e);
-                         Tensor v = randomTensor(rng, batch, tokens, f)) {
+                    try (Tensor q = randomTensor(be, rng, batch, tokens, e); Tensor k = randomTensor(be, rng, batch, tokens, e);
+                         Tensor v = randomTensor(be, rng, batch, tokens, f)) {
                         double ms = medianMs(reps, () -> {
                             Ops.linearAttention(be, q, k, v, LinearAttentionOptions.defaults(1)).close();
                             be.synchronize();
@@ -237,8 +238,9 @@ public final class Main {
                     }
                 } else if (op.equals("short-long-conv")) {
                     int d = width;
-                    try (Tensor x = randomTensor(rng, batch, tokens, d); Tensor ws = randomTensor(rng, d, 3); Tensor bs = randomTensor(rng, d);
-                         Tensor wl = randomTensor(rng, d, tokens); Tensor om = randomTensor(rng, d)) {
+                    try (Tensor x = randomTensor(be, rng, batch, tokens, d); Tensor ws = randomTensor(be, rng, d, 3);
+                         Tensor bs = randomTensor(be, rng, d);
+                         Tensor wl = randomTensor(be, rng, d, tokens); Tensor om = randomTensor(be, rng, d)) {
                         double ms = medianMs(reps, () -> {
                             Ops.shortLongConv(be, x, ws, bs, wl, null, om, true).close();
                             be.synchronize();
@@ -252,12 +254,19 @@ public final class Main {
             return 0;
         }
 
-        private static Tensor randomTensor(Random rng, long... shape) {
+        /** Random normal f32 values in the backend's memory (ops on a CUDA backend take device tensors). */
+        private static Tensor randomTensor(Backend be, Random rng, long... shape) {
             float[] v = new float[Math.toIntExact(count(shape))];
             for (int i = 0; i < v.length; i++) {
                 v[i] = (float) rng.nextGaussian();
             }
-            return Tensor.fromFloats(v, shape);
+            Tensor host = Tensor.fromFloats(v, shape);
+            if (be.device() == Device.CPU) {
+                return host;
+            }
+            try (host) {
+                return host.toDevice(be);
+            }
         }
 
         private static long count(long[] shape) {
