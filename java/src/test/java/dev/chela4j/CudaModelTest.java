@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 
@@ -21,15 +20,6 @@ class CudaModelTest {
         return DeviceTensorTest.cudaPresent();
     }
 
-    static int[] tokens(int n, int vocab, long seed) {
-        Random r = new Random(seed);
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) {
-            ids[i] = r.nextInt(vocab);
-        }
-        return ids;
-    }
-
     @Test
     @EnabledIf("cudaPresent")
     void byteLmOnTheGpuEqualsTheCpu() {
@@ -37,7 +27,7 @@ class CudaModelTest {
         int B = 2, L = 1200;
         try (Backend gpu = Chela.cuda(0); Backend cpu = Chela.cpu(2);
              ChelaModel onGpu = ChelaModel.load(dir, gpu); ChelaModel onCpu = ChelaModel.load(dir, cpu);
-             Tensor ids = Tensor.fromInts(tokens(B * L, onCpu.config().vocabSize(), 5), B, L);
+             Tensor ids = Tensor.fromInts(Reference.randomIds(B * L, onCpu.config().vocabSize(), 5), B, L);
              Tensor deviceIds = ids.toDevice(gpu);
              Tensor want = onCpu.forward(ids); Tensor got = onGpu.forward(deviceIds)) {
             assertEquals(Device.CUDA, got.device());
@@ -54,7 +44,7 @@ class CudaModelTest {
         Path dir = ShippedModelsTest.models().resolve("listops");
         int[][] batch = new int[6][];
         for (int b = 0; b < batch.length; b++) {
-            batch[b] = tokens(50 + 97 * b, 18, 100 + b);
+            batch[b] = Reference.randomIds(50 + 97 * b, 18, 100 + b);
         }
         try (Backend gpu = Chela.cuda(0); Backend cpu = Chela.cpu(2);
              ChelaModel onGpu = ChelaModel.load(dir, gpu); ChelaModel onCpu = ChelaModel.load(dir, cpu)) {
@@ -83,7 +73,7 @@ class CudaModelTest {
     void badInputsAndStreamingFailCleanlyOnTheGpu() {
         Path dir = ShippedModelsTest.models().resolve("bytelm");
         try (Backend gpu = Chela.cuda(0); ChelaModel m = ChelaModel.load(dir, gpu)) {
-            int[] ids = tokens(64, 256, 9);
+            int[] ids = Reference.randomIds(64, 256, 9);
             ids[37] = 256;
             try (Tensor bad = Tensor.fromInts(ids, 1, 64)) {
                 ChelaException ex = assertThrows(ChelaException.class, () -> m.forward(bad).close());

@@ -1,7 +1,6 @@
 package dev.chela4j;
 
 import java.nio.file.Path;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -56,13 +55,13 @@ public class ModelForwardBenchmark {
         backend = device.equals("cuda") ? Chela.cuda(0) : Chela.cpu();
         chela = ChelaModel.load(Path.of(model), backend);
         int vocab = chela.config().vocabSize();
-        int[] ids = new int[batch * length];
-        Random r = new Random(7);
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = r.nextInt(vocab);
-        }
-        try (Tensor host = Tensor.fromInts(ids, batch, length)) {
-            inputs = backend.device() == Device.CPU ? Tensor.fromInts(ids, batch, length) : host.toDevice(backend);
+        Tensor host = Tensor.fromInts(Reference.randomIds(batch * length, vocab, 7), batch, length);
+        if (backend.device() == Device.CPU) {
+            inputs = host;
+        } else {
+            try (host) {
+                inputs = host.toDevice(backend);
+            }
         }
         out = Tensor.allocate(backend, DType.F32, batch, length, vocab);
     }

@@ -15,6 +15,16 @@ final class Reference {
         return v;
     }
 
+    /** n token ids uniform in [0, vocab), fixed seed. */
+    static int[] randomIds(int n, int vocab, long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = r.nextInt(vocab);
+        }
+        return ids;
+    }
+
     static float[] uniform(int n, long seed, float lo, float hi) {
         Random r = new Random(seed);
         float[] v = new float[n];

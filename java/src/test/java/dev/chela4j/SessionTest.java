@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -38,20 +37,11 @@ class SessionTest {
         return Path.of(System.getProperty("chela.samples.dir", "../build/samples"));
     }
 
-    static int[] randomIds(int n, int vocab, long seed) {
-        Random r = new Random(seed);
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) {
-            ids[i] = r.nextInt(vocab);
-        }
-        return ids;
-    }
-
     @ParameterizedTest
     @CsvSource({"1,1", "1,9", "17,5", "64,3", "65,20", "150,10"})
     void prefillThenDecodeEqualsOneForward(int t, int n) {
         int V = lm.config().vocabSize();
-        int[] ids = randomIds(t + n, V, 31L * t + n);
+        int[] ids = Reference.randomIds(t + n, V, 31L * t + n);
         float[] all;
         try (Tensor in = Tensor.fromInts(ids, 1, t + n); Tensor logits = lm.forward(in)) {
             all = logits.toFloatArray();
@@ -76,7 +66,7 @@ class SessionTest {
     @Test
     void greedyGenerationFollowsTheArgmaxAndSeedsRepeat() {
         int V = lm.config().vocabSize();
-        int[] prompt = randomIds(12, V, 5);
+        int[] prompt = Reference.randomIds(12, V, 5);
         int[] greedy;
         try (Session s = lm.newSession()) {
             List<Integer> streamed = new ArrayList<>();
