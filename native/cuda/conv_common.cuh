@@ -67,9 +67,13 @@ inline void check(cudaError_t err, const char* what) {
 // Stream-ordered scratch (stream_buffer.cuh); callers name their buffers "short_long_conv (CUDA): ...".
 using DeviceBuffer = StreamBuffer;
 
-// The two long-conv algorithms (conv_direct.cu, conv_fft.cu). K = min(Lk, L) taps per side.
+// The long-conv algorithms (conv_direct.cu, conv_fft.cu with cuFFT, conv_fft_chip.cu on chip).
+// K = min(Lk, L) taps per side.
 int64_t direct_max_taps_cap();
 void run_direct(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 void run_fft(int device, cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
+// Whether the on-chip FFT handles these parameters on this device (length and shared memory).
+bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p);
+void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 
 }  // namespace chela::cuda::conv

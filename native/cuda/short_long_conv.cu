@@ -1,5 +1,6 @@
 // Entry of the CUDA short-long convolution: converts the small per-channel parameters to f32 on
-// the device, picks the long-conv path (direct for short kernels, cuFFT otherwise) and runs it.
+// the device, picks the long-conv path (direct for short kernels, else the on-chip FFT where the
+// sequence fits one CTA, else cuFFT) and runs it.
 #include "short_long_conv.h"
 
 #include "conv_common.cuh"
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <string>
 
 namespace chela::cuda {
 
@@ -33,15 +35,20 @@ int64_t direct_threshold() {
 
 }  // namespace
 
-ConvPath choose_conv_path(const cpu::ShortLongConvParams& p) {
+ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p) {
     const int64_t K = std::min(p.Lk, p.L);
-    return K <= direct_threshold() ? ConvPath::kDirect : ConvPath::kFft;
+    if (K <= direct_threshold()) return ConvPath::kDirect;
+    const char* fft = std::getenv("CHELA_CUDA_CONV_FFT");
+    const bool cufft_forced = fft != nullptr && std::string(fft) == "cufft";
+    if (fft != nullptr && *fft != '\0' && !cufft_forced && std::string(fft) != "chip")
+        fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_FFT: '", fft, "' is neither 'chip' nor 'cufft'");
+    return !cufft_forced && conv::chip_fft_fits(device, p) ? ConvPath::kFft : ConvPath::kFftCufft;
 }
 
 void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParams& p, const ConvTensors& t,
                      ConvPath path) {
     if (p.B == 0 || p.L == 0 || p.d == 0) return;
-    if (path == ConvPath::kAuto) path = choose_conv_path(p);
+    if (path == ConvPath::kAuto) path = choose_conv_path(device, p);
     conv::check(cudaSetDevice(device), "cudaSetDevice");
     auto stream = static_cast<cudaStream_t>(stream_ptr);
 
@@ -71,6 +78,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     a.long_dtype = t.w_dtypes[2];
     a.long_rev_dtype = t.w_dtypes[3];
     if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
+    else if (path == ConvPath::kFft && conv::chip_fft_fits(device, p)) conv::run_chip_fft(stream, p, a);
     else conv::run_fft(device, stream, p, a);
 }
 

@@ -25,10 +25,12 @@ struct ConvTensors {
 };
 
 // Which long-conv algorithm runs. kAuto: direct (on-chip sum) when min(Lk, L) <= the direct
-// threshold, else FFT (cuFFT). The threshold defaults to kDefaultDirectMaxTaps; the environment
+// threshold, else FFT: the on-chip FFT (one CTA per column, conv_fft_chip.cu) where the sequence
+// fits it (L + K <= 32768 on an H100), else cuFFT. CHELA_CUDA_CONV_FFT=cufft forces cuFFT (A/B
+// timing and tests). The threshold defaults to kDefaultDirectMaxTaps; the environment
 // variable CHELA_CUDA_CONV_DIRECT_MAX overrides it (0 = always FFT; values are clamped to
 // kDirectMaxTapsCap, what the direct kernel's shared memory allows) so the device bench can sweep it.
-enum class ConvPath { kAuto, kDirect, kFft };
+enum class ConvPath { kAuto, kDirect, kFft, kFftCufft };
 constexpr int64_t kDirectMaxTapsCap = 256;
 // H100 sweep, B4 C1024 L16384 bf16: direct 1.76 ms vs FFT 2.07 at 128 taps, 2.24 vs 2.07 at 192.
 constexpr int64_t kDefaultDirectMaxTaps = 160;
@@ -38,7 +40,8 @@ constexpr int64_t kDefaultDirectMaxTaps = 160;
 void short_long_conv(int device, void* stream, const cpu::ShortLongConvParams& p, const ConvTensors& t,
                      ConvPath path = ConvPath::kAuto);
 
-// The path kAuto picks for these parameters (reads the environment override).
-ConvPath choose_conv_path(const cpu::ShortLongConvParams& p);
+// The path kAuto picks for these parameters on this device (reads the environment overrides);
+// kFft stands for the on-chip FFT, kFftCufft for cuFFT.
+ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p);
 
 }  // namespace chela::cuda

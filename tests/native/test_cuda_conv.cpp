@@ -1,5 +1,6 @@
 // The CUDA short-long convolution through the C ABI, against the float64 reference and the CPU
-// backend: both long-conv paths (direct and cuFFT, forced through CHELA_CUDA_CONV_DIRECT_MAX),
+// backend: the three long-conv paths (direct, on-chip FFT, cuFFT; forced through
+// CHELA_CUDA_CONV_DIRECT_MAX and CHELA_CUDA_CONV_FFT),
 // causal and bidirectional, Lk < L and Lk = L, odd lengths, f32 and bf16, outputs poisoned first.
 // Every test skips with one line where no CUDA device is usable (CI, CPU-only builds).
 #include "reference/short_long_conv_ref.h"
@@ -22,6 +23,7 @@ protected:
     }
     void TearDown() override {
         unsetenv("CHELA_CUDA_CONV_DIRECT_MAX");
+        unsetenv("CHELA_CUDA_CONV_FFT");
         if (cpu) chela_context_destroy(cpu);
         CudaTest::TearDown();
     }
@@ -29,7 +31,7 @@ protected:
     chela_context* cpu = nullptr;
 };
 
-enum class Path { kDirect, kFft };
+enum class Path { kDirect, kFft, kCufft };  // kFft: the on-chip FFT where it fits
 
 struct ConvCase {
     int64_t B, L, d, ks, lk;
@@ -40,7 +42,8 @@ struct ConvCase {
 
 void PrintTo(const ConvCase& c, std::ostream* os) {
     *os << (c.causal ? "causal" : "bidir") << " B" << c.B << " L" << c.L << " d" << c.d << " ks" << c.ks << " lk"
-        << c.lk << " " << dtype_name(c.dtype) << (c.path == Path::kFft ? " fft" : " direct");
+        << c.lk << " " << dtype_name(c.dtype)
+        << (c.path == Path::kFft ? " fft" : c.path == Path::kCufft ? " cufft" : " direct");
 }
 
 class CudaConvCases : public CudaConv, public testing::WithParamInterface<ConvCase> {};
@@ -48,7 +51,8 @@ class CudaConvCases : public CudaConv, public testing::WithParamInterface<ConvCa
 TEST_P(CudaConvCases, MatchesFloat64AndCpu) {
     const ConvCase c = GetParam();
     // 0 forces the FFT path; 256 (the cap) lets every kernel of <= 256 taps run direct.
-    setenv("CHELA_CUDA_CONV_DIRECT_MAX", c.path == Path::kFft ? "0" : "256", 1);
+    setenv("CHELA_CUDA_CONV_DIRECT_MAX", c.path == Path::kDirect ? "256" : "0", 1);
+    setenv("CHELA_CUDA_CONV_FFT", c.path == Path::kCufft ? "cufft" : "chip", 1);
     const float wscale = 1.0f / std::sqrt(static_cast<float>(c.lk));
     const auto x = round_through(randn(static_cast<size_t>(c.B * c.L * c.d), 11), c.dtype);
     const auto ws = round_through(randn(static_cast<size_t>(c.d * c.ks), 12, 0.5f), c.dtype);
@@ -78,19 +82,26 @@ TEST_P(CudaConvCases, MatchesFloat64AndCpu) {
 std::vector<ConvCase> cases() {
     std::vector<ConvCase> out;
     const int64_t d = 40;  // not a multiple of 32: partial channel tiles
-    for (Path path : {Path::kDirect, Path::kFft})
+    for (Path path : {Path::kDirect, Path::kFft, Path::kCufft})
         for (int64_t L : {1, 2, 63, 64, 65, 257, 1000, 4097}) {
             const bool big = L > 1000;
             const int64_t lk_short = std::min<int64_t>(L, 100);  // Lk < L except for tiny L
             out.push_back({2, L, d, 3, lk_short, true, CHELA_DTYPE_F32, path});
             out.push_back({1, L, d, 5, lk_short, false, CHELA_DTYPE_BF16, path});
-            if (path == Path::kFft || L <= 256) {  // Lk = L: direct only while L <= 256 taps
+            if (path != Path::kDirect || L <= 256) {  // Lk = L: direct only while L <= 256 taps
                 out.push_back({big ? 1 : 2, L, big ? 8 : d, 3, L, true, CHELA_DTYPE_BF16, path});
                 out.push_back({1, L, big ? 8 : d, 3, L, false, CHELA_DTYPE_F32, path});
             }
         }
     out.push_back({1, 300, 33, 7, 256, false, CHELA_DTYPE_F16, Path::kDirect});  // direct at its cap, f16
     out.push_back({2, 200, 33, 4, 350, true, CHELA_DTYPE_F16, Path::kFft});      // Lk > L, even ks
+    out.push_back({2, 200, 33, 4, 350, true, CHELA_DTYPE_F16, Path::kCufft});
+    // The on-chip FFT at its largest size (L + Lk = 32768: 16384 complex points per column) and
+    // just past it (L + Lk > 32768: the cuFFT path takes over).
+    out.push_back({2, 16384, 3, 3, 16384, false, CHELA_DTYPE_BF16, Path::kFft});
+    out.push_back({1, 16384, 2, 3, 16384, true, CHELA_DTYPE_F32, Path::kFft});
+    out.push_back({1, 12289, 3, 3, 12289, true, CHELA_DTYPE_F32, Path::kFft});
+    out.push_back({1, 16385, 2, 3, 16385, false, CHELA_DTYPE_F32, Path::kFft});
     return out;
 }
 
@@ -127,6 +138,10 @@ TEST_F(CudaConv, WrongShapesAndDtypesAreClearErrors) {
     setenv("CHELA_CUDA_CONV_DIRECT_MAX", "lots", 1);
     EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(in.out), 1),
                        CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_DIRECT_MAX");
+    setenv("CHELA_CUDA_CONV_DIRECT_MAX", "0", 1);
+    setenv("CHELA_CUDA_CONV_FFT", "fastest", 1);
+    EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(in.out), 1),
+                       CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_FFT");
 }
 
 // A failed call must leave the context usable.

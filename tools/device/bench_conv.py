@@ -85,26 +85,39 @@ def set_threshold(v):
         os.environ["CHELA_CUDA_CONV_DIRECT_MAX"] = str(v)
 
 
+def set_fft(v):
+    """None = automatic (on-chip FFT where it fits), 'cufft' forces cuFFT."""
+    if v is None:
+        os.environ.pop("CHELA_CUDA_CONV_FFT", None)
+    else:
+        os.environ["CHELA_CUDA_CONV_FFT"] = v
+
+
 def correctness(ch, rows):
     fails = 0
-    for (B, C, L, Lk, ks, causal, dtype, thr) in [
-        (2, 64, 1000, 1000, 3, True, torch.bfloat16, 0), (2, 64, 1000, 1000, 3, False, torch.bfloat16, 0),
-        (2, 64, 1000, 1000, 3, True, torch.float32, 0), (1, 96, 4097, 4097, 5, False, torch.float32, 0),
-        (2, 64, 1000, 100, 3, True, torch.bfloat16, 256), (2, 64, 1000, 200, 5, False, torch.float32, 256),
-        (1, 1024, 16384, 16384, 3, True, torch.bfloat16, None)]:
+    for (B, C, L, Lk, ks, causal, dtype, thr, fft) in [
+        (2, 64, 1000, 1000, 3, True, torch.bfloat16, 0, None), (2, 64, 1000, 1000, 3, False, torch.bfloat16, 0, None),
+        (2, 64, 1000, 1000, 3, True, torch.float32, 0, None), (1, 96, 4097, 4097, 5, False, torch.float32, 0, None),
+        (2, 64, 1000, 1000, 3, False, torch.bfloat16, 0, "cufft"), (1, 96, 4097, 4097, 5, False, torch.float32, 0, "cufft"),
+        (2, 64, 1000, 100, 3, True, torch.bfloat16, 256, None), (2, 64, 1000, 200, 5, False, torch.float32, 256, None),
+        (1, 1024, 16384, 16384, 3, True, torch.bfloat16, None, None),
+        (2, 256, 16384, 16384, 3, False, torch.float32, None, None),
+        (1, 64, 65536, 65536, 3, True, torch.bfloat16, None, None)]:
         x, ws, bs, wl, wr, om = make_inputs(B, C, L, Lk, ks, dtype, seed=L + Lk, bidir=not causal)
         out = torch.full_like(x, float("nan"))
         set_threshold(thr)
+        set_fft(fft)
         capi.short_long_conv(ch, x, ws, bs, wl, wr, om, out, causal)
         torch.cuda.synchronize()
         err = rel_l2(out, reference64(x, ws, bs, wl, wr, om, causal))
         tol = 1e-5 if dtype == torch.float32 else 3e-3
         ok = err <= tol and torch.isfinite(out).all().item()
         fails += not ok
-        name = f"B{B} C{C} L{L} Lk{Lk} ks{ks} {'causal' if causal else 'bidir'} {str(dtype)[6:]} thr={thr}"
+        name = f"B{B} C{C} L{L} Lk{Lk} ks{ks} {'causal' if causal else 'bidir'} {str(dtype)[6:]} thr={thr} fft={fft}"
         print(f"{'ok  ' if ok else 'FAIL'} {name}: rel_l2 {err:.2e} (<= {tol:g})", flush=True)
         rows.append(dict(kind="check", case=name, rel_l2=err, ok=bool(ok)))
     set_threshold(None)
+    set_fft(None)
     return fails
 
 
@@ -126,16 +139,35 @@ def timing(ch, B, C, L, rows, ks=3):
         ours()
         err = rel_l2(out, peer_same())
         t_ours = bench(ours)
+        set_fft("cufft")
+        t_cufft = bench(ours)
+        set_fft(None)
         t_anchor = bench(lambda: peer_anchor(x_bcl, ws_conv, bs, wl, om, n))
         t_same = bench(peer_same)
     nbytes = 2 * B * L * C * 2
     shape = f"B{B} C{C} L{L} Lk{L}"
-    row = dict(kind="time", shape=shape, ours_ms=t_ours, peer_anchor_ms=t_anchor, peer_same_ms=t_same,
+    row = dict(kind="time", shape=shape, ours_ms=t_ours, ours_cufft_ms=t_cufft, peer_anchor_ms=t_anchor, peer_same_ms=t_same,
                ours_TBps=nbytes / t_ours / 1e9, speedup_vs_anchor=t_anchor / t_ours, speedup_vs_same=t_same / t_ours,
                rel_l2_vs_peer=err)
     print(row, flush=True)
     rows.append(row)
     return row
+
+
+def profile(ch, B, C, L, ks=3):
+    """Where our call spends its time (torch.profiler over the CUDA kernels, 10 calls)."""
+    x, ws, bs, wl, _, om = make_inputs(B, C, L, L, ks, torch.bfloat16, seed=1)
+    out = torch.empty_like(x)
+    for _ in range(3):
+        capi.short_long_conv(ch, x, ws, bs, wl, None, om, out, True)
+    torch.cuda.synchronize()
+    from torch.profiler import profile as tprofile, ProfilerActivity
+    with tprofile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(10):
+            capi.short_long_conv(ch, x, ws, bs, wl, None, om, out, True)
+        torch.cuda.synchronize()
+    print(f"profile B{B} C{C} L{L} (10 calls):")
+    print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=12, max_name_column_width=70), flush=True)
 
 
 def sweep(ch, rows, B=4, C=1024, L=16384):
@@ -167,13 +199,16 @@ def main():
     fails = correctness(ch, rows)
     shapes = [(4, 1024, 16384), (1, 1024, 65536)] if not quick else [(1, 256, 4096)]
     times = [timing(ch, *s, rows) for s in shapes]
+    if not quick:
+        profile(ch, 4, 1024, 16384)
     sw = sweep(ch, rows) if not quick else sweep(ch, rows, 1, 256, 4096)
     with open(os.path.join(os.environ.get("OUT", "."), "conv_bench.json"), "w") as fh:
         json.dump(rows, fh, indent=1)
     print()
-    print(f"{'shape':24s} {'ours ms':>9s} {'TB/s':>6s} {'peer(anchor)':>13s} {'x':>6s} {'peer(same in)':>14s} {'x':>6s}")
+    print(f"{'shape':24s} {'ours ms':>9s} {'TB/s':>6s} {'ours(cufft)':>11s} {'peer(anchor)':>13s} {'x':>6s} "
+          f"{'peer(same in)':>14s} {'x':>6s}")
     for r in times:
-        print(f"{r['shape']:24s} {r['ours_ms']:9.3f} {r['ours_TBps']:6.2f} {r['peer_anchor_ms']:13.3f} "
+        print(f"{r['shape']:24s} {r['ours_ms']:9.3f} {r['ours_TBps']:6.2f} {r['ours_cufft_ms']:11.3f} {r['peer_anchor_ms']:13.3f} "
               f"{r['speedup_vs_anchor']:6.2f} {r['peer_same_ms']:14.3f} {r['speedup_vs_same']:6.2f}")
     print(f"{'direct-path sweep':24s} {'Lk':>5s} {'direct ms':>10s} {'fft ms':>9s}")
     for r in sw:

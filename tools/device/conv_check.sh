@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One GPU-machine session for the short-long convolution (run from the repo root there). Carry
+# [".devpack", ".device/fla", ".device/anchor"] after tools/device/build_cuda.sh. Logs go to $OUT:
+#   env.txt        nvidia-smi, registers / shared memory / local memory of the conv kernels
+#   conv_test.log  tests/native/test_cuda_conv.cpp (direct, on-chip FFT, cuFFT vs float64 and CPU)
+#   model_test.log tests/native/test_cuda_model.cpp (the model forward uses the convolution)
+#   sanitizer.log  compute-sanitizer memcheck + racecheck on small on-chip FFT cases
+#   conv.log       tools/device/bench_conv.py: ours (on-chip FFT, cuFFT) vs the torch pipeline
+#   layer.log      tools/device/bench_layer.py: our layer vs PyTorch+fla vs softmax block
+# SKIP_LAYER=1 leaves the layer bench out. A summary is printed last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+BIN=.device/bin
+mkdir -p .device
+[ -d .device/lib ] || tar xJf .devpack/lib.tar.xz -C .device
+[ -d .device/bin ] || tar xJf .devpack/bin.tar.xz -C .device
+CUFFT_DIR=$(dirname "$(find /usr/local/cuda*/lib64 /usr/local/cuda*/targets /opt /usr/lib -name 'libcufft.so.1*' 2>/dev/null | head -1)" 2>/dev/null)
+export LD_LIBRARY_PATH=$PWD/.device/lib${CUFFT_DIR:+:$CUFFT_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export CHELA_GOLDEN_DIR=$PWD/tests/golden CHELA_MODELS_DIR=$PWD/models
+status=0
+{
+  nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,clocks.mem,power.draw --format=csv
+  echo "== conv kernels: resources (REG, SHARED, LOCAL) and local-memory instructions"
+  cuobjdump --dump-resource-usage "$BIN/libchela.so" 2>/dev/null | grep -A1 -E "Function .*conv" | grep -E "Function|REG" | head -60
+  cuobjdump --dump-sass "$BIN/libchela.so" 2>/dev/null | awk '/Function :/{f=$3} /LDL|STL/{l[f]++} /Function :/{seen[f]=1} END{for(k in seen) if (k ~ /conv/) printf "LDL/STL %4d %s\n", l[k], k}' | sort -k2 -nr | head -20
+} > "$OUT/env.txt" 2>&1
+echo "== conv tests"
+timeout 300 "$BIN/test_cuda_conv" > "$OUT/conv_test.log" 2>&1 && echo "test_cuda_conv: PASSED" || { echo "test_cuda_conv: FAILED"; status=1; }
+grep -E "  FAILED|Which is|Expected|error:" "$OUT/conv_test.log" | head -20
+echo "== model tests"
+timeout 300 "$BIN/test_cuda_model" > "$OUT/model_test.log" 2>&1 && echo "test_cuda_model: PASSED" || { echo "test_cuda_model: FAILED"; status=1; }
+grep -E "  FAILED|Which is" "$OUT/model_test.log" | head -10
+echo "== compute-sanitizer (small on-chip FFT cases)"
+# Cases 26..49 of CudaConvCases: the on-chip FFT path at L = 1 .. 257 (see cases() in the test).
+SMALL=$(for i in $(seq 26 49); do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
+{
+  echo "### memcheck"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "memcheck rc=$?"
+  echo "### racecheck"; timeout 240 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "racecheck rc=$?"
+} > "$OUT/sanitizer.log" 2>&1
+grep -E "rc=|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log"
+grep -q "memcheck rc=0" "$OUT/sanitizer.log" && grep -q "racecheck rc=0" "$OUT/sanitizer.log" || status=1
+echo "== conv bench"
+CHELA_LIB=$BIN/libchela.so OUT="$OUT" timeout 300 python3 tools/device/bench_conv.py ${CONV_ARGS:-} > "$OUT/conv.log" 2>&1 || { echo "bench_conv rc=$?"; status=1; }
+sed -n '/^shape /,$p' "$OUT/conv.log"
+grep -E "^FAIL" "$OUT/conv.log"
+if [ -z "${SKIP_LAYER:-}" ]; then
+  echo "== layer: ours vs PyTorch+fla vs softmax block"
+  PYTHONPATH=$PWD/.device:$PWD/tools/device${PYTHONPATH:+:$PYTHONPATH} OUT="$OUT" timeout 240 python3 tools/device/bench_layer.py > "$OUT/layer.log" 2>&1 || { echo "bench_layer rc=$?"; status=1; }
+  grep -E "^\{|Error|error" "$OUT/layer.log" | head -12
+fi
+echo "conv_check: $([ $status = 0 ] && echo ALL OK || echo SOMETHING FAILED) (logs in $OUT)"
+exit $status
