@@ -73,7 +73,7 @@ int64_t direct_max_taps_cap();
 void run_direct(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 void run_fft(int device, cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 // Whether the on-chip FFT handles these parameters on this device (length and shared memory).
-bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p);
+bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
 void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 
 }  // namespace chela::cuda::conv

@@ -9,15 +9,16 @@
 //      convolution needs no normalisation pass ([d, N] float2, H[N] packed into H[0].y).
 //      B-independent: once per call.
 //   2. transpose x [B,L,C] -> [B,C,L] (same dtype: exact), so that the columns are contiguous.
-//   3. conv_columns: per (b, c): A = SiLU(short conv) generated while the first FFT pass loads
-//      x; forward FFT; Y = X * H with the real-signal packing both ways in one pass over the
-//      frequency pairs (k, N-k); inverse FFT whose last pass writes SiLU(g + omega x) over the
-//      column in place (each thread reads the x it overwrites).
+//   3. conv_columns: per (b, c): the x column staged in shared memory (16-byte copies);
+//      A = SiLU(short conv) into the FFT buffer; forward FFT; Y = X * H with the real-signal
+//      packing both ways in one pass over the frequency pairs (k, N-k); inverse FFT;
+//      SiLU(g + omega x) over the staged column, copied back over the column in place.
 //   4. transpose the columns back to [B,L,C].
 // Blocks are ordered with the batch index fastest, so the B CTAs of a channel run together and
 // read its spectrum from HBM once.
 // Applicability: 2N >= L + K - 1 with N <= 16384 (L = Lk = 16384 fits) and enough opt-in shared
-// memory (H100: 227 KB, A100: 163 KB); otherwise the cuFFT path runs.
+// memory for the spectrum and the column (H100/H200: 227 KB: every dtype at L = Lk = 16384; A100:
+// 163 KB); otherwise the cuFFT path runs.
 #include "conv_common.cuh"
 #include "fft_smem.cuh"
 
@@ -32,27 +33,57 @@ using fft::Plan;
 // Frequency pairs (k, N-k), k = 0..N/2, read from the digit-reversed buffer.
 template <class P, class Visit>
 __device__ __forceinline__ void for_each_pair(Visit visit) {
+    constexpr float kPi = 3.14159265358979f;
+#pragma unroll 2  // lets the spectrum loads of the next pair issue before this pair's arithmetic
     for (int k = threadIdx.x; k <= P::N / 2; k += blockDim.x) {
-        float2 w;
-        sincospif(-static_cast<float>(k) / static_cast<float>(P::N), &w.y, &w.x);  // W^k, W = exp(-pi i/N)
+        float2 w;  // W^k, W = exp(-pi i / N); the angle is within [-pi/2, 0]
+        __sincosf(-kPi * static_cast<float>(k) / static_cast<float>(P::N), &w.y, &w.x);
         visit(k, P::N - k, w);
     }
 }
 
+// Where element n of the FFT buffer lives: float2 index pad(n); real sample m of a packed real
+// sequence (z[n] = a[2n] + i a[2n+1]) is float 2 pad(m/2) + m%2.
+template <class P>
+__device__ __forceinline__ int real_slot(int m) { return 2 * P::pad(m >> 1) + (m & 1); }
+
+// Column copies between global memory and shared memory: 16-byte vectors when both ends are
+// aligned (the usual case: L * sizeof(T) a multiple of 16), else element by element.
+template <typename T>
+__device__ __forceinline__ void copy_column(T* dst, const T* src, int n) {
+    const bool vec = ((reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src)) & 15) == 0;
+    int done = 0;
+    if (vec) {
+        constexpr int kPer = 16 / sizeof(T);
+        const int nv = n / kPer;
+#pragma unroll 4  // several loads in flight per thread: one CTA per SM has nothing else to overlap
+        for (int i = threadIdx.x; i < nv; i += blockDim.x)
+            reinterpret_cast<uint4*>(dst)[i] = reinterpret_cast<const uint4*>(src)[i];
+        done = nv * kPer;
+    }
+    for (int i = done + threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
+}
+
 template <int LOG_N>
-__global__ void __launch_bounds__(Plan<LOG_N>::kThreads)
+__global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     kernel_spectra(float2* __restrict__ spectra, const void* wl, int wl_dtype, const void* wr, int wr_dtype,
                    int64_t Lk, int K) {
     using P = Plan<LOG_N>;
     extern __shared__ float2 sm[];
+    float* smf = reinterpret_cast<float*>(sm);
     const int64_t c = blockIdx.x;
     const int n2 = 2 * P::N;
-    auto tap = [&](int n) -> float {  // h[n] of the length-2N circular kernel
-        if (n < K) return load_any(wl, wl_dtype, c * Lk + n);
-        if (wr != nullptr && n > n2 - K) return load_any(wr, wr_dtype, c * Lk + (n2 - n));
-        return 0.0f;
-    };
-    fft::forward<P>(sm, [&](int n) { return make_float2(tap(2 * n), tap(2 * n + 1)); });
+    // The length-2N circular kernel h as packed real samples: causal taps at 0..K-1, anti-causal
+    // taps at 2N-1 .. 2N-K+1, zeros between (independent loads: coalesced and all in flight).
+#pragma unroll 4
+    for (int m = threadIdx.x; m < n2; m += blockDim.x) {
+        float v = 0.0f;
+        if (m < K) v = load_any(wl, wl_dtype, c * Lk + m);
+        else if (wr != nullptr && m > n2 - K) v = load_any(wr, wr_dtype, c * Lk + (n2 - m));
+        smf[real_slot<P>(m)] = v;
+    }
+    __syncthreads();
+    fft::forward<P>(sm);
     float2* h = spectra + c * P::N;
     const float scale = 1.0f / (8.0f * static_cast<float>(P::N));  // 2X -> X / (4N)
     for_each_pair<P>([&](int k, int k2, float2 w) {
@@ -69,26 +100,53 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads)
     });
 }
 
+// Dynamic shared memory of conv_columns: the FFT buffer, then the column (x in, y out).
 template <typename T, int LOG_N>
-__global__ void __launch_bounds__(Plan<LOG_N>::kThreads)
+constexpr int64_t column_smem_bytes(int64_t L) {
+    return Plan<LOG_N>::kSmemBytes + (L * static_cast<int64_t>(sizeof(T)) + 15) / 16 * 16;
+}
+
+template <typename T, int LOG_N>
+__global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
                  const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks, int centre) {
     using P = Plan<LOG_N>;
     extern __shared__ float2 sm[];
+    T* xs = reinterpret_cast<T*>(sm + P::kSmemBytes / 8);
     const int b = blockIdx.x, c = blockIdx.y;
     T* col = cols + (static_cast<int64_t>(b) * d + c) * L;
+    copy_column(xs, col, L);
+    __syncthreads();
+
+    // A = SiLU(short conv) as packed real samples z[n] = (A[2n], A[2n+1]), zero past L (the
+    // padding). Taps reaching outside [0, L) are checked only near the ends.
     const float bias = bs[c], om = omega[c];
     const float* w = ws + static_cast<int64_t>(c) * ks;
-    auto a_at = [&](int t) -> float {  // A[t] = SiLU(short conv), 0 past L (the zero padding)
-        if (t >= L) return 0.0f;
+    const int back = ks - 1 - centre;  // the short conv reads x[t - back .. t + centre]
+    auto a_at = [&](int t) -> float {
         float s = bias;
-        for (int j = 0; j < ks; ++j) {
-            const int src = t - j + centre;
-            if (src >= 0 && src < L) s = fmaf(__ldg(w + j), load_f(col + src), s);
+        if (t >= back && t + centre < L) {
+            const T* x0 = xs + t + centre;
+            for (int j = 0; j < ks; ++j) s = fmaf(__ldg(w + j), load_f(x0 - j), s);
+        } else {
+            for (int j = 0; j < ks; ++j) {
+                const int src = t - j + centre;
+                if (src >= 0 && src < L) s = fmaf(__ldg(w + j), load_f(xs + src), s);
+            }
         }
         return silu(s);
     };
-    fft::forward<P>(sm, [&](int n) { return make_float2(a_at(2 * n), a_at(2 * n + 1)); });
+    for (int n = threadIdx.x; n < P::N; n += blockDim.x) {
+        const int t = 2 * n;
+        float2 z = make_float2(0.0f, 0.0f);
+        if (t < L) {
+            z.x = a_at(t);
+            if (t + 1 < L) z.y = a_at(t + 1);
+        }
+        sm[P::pad(n)] = z;
+    }
+    __syncthreads();
+    fft::forward<P>(sm);
 
     const float2* h = spectra + static_cast<int64_t>(c) * P::N;
     for_each_pair<P>([&](int k, int k2, float2 w) {
@@ -107,32 +165,71 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads)
         sm[pk2] = fft::real_pack2(yk2, yk, w2);
     });
     __syncthreads();
+    fft::inverse<P>(sm);
 
-    fft::inverse<P>(sm, [&](int n, float2 g) {
+    // out = SiLU(g + omega x) over the staged column, then one coalesced copy back.
+    for (int n = threadIdx.x; 2 * n < L; n += blockDim.x) {
+        const float2 g = sm[P::pad(n)];
         const int t = 2 * n;
-        if (t < L) store_f(col + t, silu(g.x + om * load_f(col + t)));
-        if (t + 1 < L) store_f(col + t + 1, silu(g.y + om * load_f(col + t + 1)));
-    });
+        store_f(xs + t, silu(g.x + om * load_f(xs + t)));
+        if (t + 1 < L) store_f(xs + t + 1, silu(g.y + om * load_f(xs + t + 1)));
+    }
+    __syncthreads();
+    copy_column(col, xs, L);
 }
 
-// [B, R, Cc] -> [B, Cc, R] through a 32 x 32 shared tile (32 x 8 threads).
+// [B, R, Cc] -> [B, Cc, R] through a 64 x 64 shared tile, 32 x 8 threads; each thread moves two
+// neighbouring elements per row, as one 2-element vector where the row is aligned for it (a warp
+// then reads and writes 64 consecutive elements: full 128-byte lines at 2-byte types).
+template <typename T>
+struct Pair;
+template <> struct Pair<float> { using type = float2; };
+template <> struct Pair<__nv_bfloat16> { using type = __nv_bfloat162; };
+template <> struct Pair<__half> { using type = __half2; };
+
 template <typename T>
 __global__ void __launch_bounds__(256) transpose(const T* __restrict__ in, T* __restrict__ out, int64_t R, int64_t Cc) {
-    __shared__ T tile[32][33];
+    using T2 = typename Pair<T>::type;
+    __shared__ T tile[64][65];
     const int tx = threadIdx.x, ty = threadIdx.y;
-    const int64_t r0 = int64_t(blockIdx.x) * 32, c0 = int64_t(blockIdx.y) * 32, b = blockIdx.z;
+    const int64_t r0 = int64_t(blockIdx.x) * 64, c0 = int64_t(blockIdx.y) * 64, b = blockIdx.z;
     const T* src = in + b * R * Cc;
     T* dst = out + b * R * Cc;
-    for (int i = ty; i < 32; i += 8)
-        if (r0 + i < R && c0 + tx < Cc) tile[i][tx] = src[(r0 + i) * Cc + c0 + tx];
+    const bool vec_in = Cc % 2 == 0 && (reinterpret_cast<uintptr_t>(in) & (2 * sizeof(T) - 1)) == 0;
+    const bool vec_out = R % 2 == 0 && (reinterpret_cast<uintptr_t>(out) & (2 * sizeof(T) - 1)) == 0;
+    const int64_t cc = c0 + 2 * tx;
+    for (int i = ty; i < 64; i += 8) {
+        const int64_t r = r0 + i;
+        if (r >= R) break;
+        if (vec_in && cc + 1 < Cc) {
+            const T2 v = *reinterpret_cast<const T2*>(src + r * Cc + cc);
+            tile[i][2 * tx] = v.x;
+            tile[i][2 * tx + 1] = v.y;
+        } else {
+            if (cc < Cc) tile[i][2 * tx] = src[r * Cc + cc];
+            if (cc + 1 < Cc) tile[i][2 * tx + 1] = src[r * Cc + cc + 1];
+        }
+    }
     __syncthreads();
-    for (int i = ty; i < 32; i += 8)
-        if (c0 + i < Cc && r0 + tx < R) dst[(c0 + i) * R + r0 + tx] = tile[tx][i];
+    const int64_t rr = r0 + 2 * tx;
+    for (int i = ty; i < 64; i += 8) {
+        const int64_t c = c0 + i;
+        if (c >= Cc) break;
+        if (vec_out && rr + 1 < R) {
+            T2 v;
+            v.x = tile[2 * tx][i];
+            v.y = tile[2 * tx + 1][i];
+            *reinterpret_cast<T2*>(dst + c * R + rr) = v;
+        } else {
+            if (rr < R) dst[c * R + rr] = tile[2 * tx][i];
+            if (rr + 1 < R) dst[c * R + rr + 1] = tile[2 * tx + 1][i];
+        }
+    }
 }
 
 template <typename T>
 void launch_transpose(cudaStream_t stream, const T* in, T* out, int64_t B, int64_t R, int64_t Cc) {
-    const dim3 grid(static_cast<unsigned>((R + 31) / 32), static_cast<unsigned>((Cc + 31) / 32), static_cast<unsigned>(B));
+    const dim3 grid(static_cast<unsigned>((R + 63) / 64), static_cast<unsigned>((Cc + 63) / 64), static_cast<unsigned>(B));
     transpose<T><<<grid, dim3(32, 8), 0, stream>>>(in, out, R, Cc);
     check(cudaGetLastError(), "transpose launch");
 }
@@ -151,7 +248,8 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
     const int K = static_cast<int>(std::min(p.Lk, L));
     check(cudaFuncSetAttribute(kernel_spectra<LOG_N>, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmemBytes),
           "shared memory opt-in");
-    check(cudaFuncSetAttribute(conv_columns<T, LOG_N>, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmemBytes),
+    const int col_smem = static_cast<int>(column_smem_bytes<T, LOG_N>(L));
+    check(cudaFuncSetAttribute(conv_columns<T, LOG_N>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
           "shared memory opt-in");
     DeviceBuffer spectra(sizeof(float2) * d * P::N, stream, "short_long_conv (CUDA): kernel spectra");
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
@@ -159,7 +257,7 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
         spectra.as<float2>(), a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
     check(cudaGetLastError(), "kernel spectra launch");
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
-    conv_columns<T, LOG_N><<<dim3(static_cast<unsigned>(B), static_cast<unsigned>(d)), P::kThreads, P::kSmemBytes,
+    conv_columns<T, LOG_N><<<dim3(static_cast<unsigned>(B), static_cast<unsigned>(d)), P::kThreads, col_smem,
                              stream>>>(cols.as<T>(), spectra.as<float2>(), a.short_w, a.short_b, a.omega,
                                        static_cast<int>(L), static_cast<int>(d), p.ks, p.causal ? 0 : (p.ks - 1) / 2);
     check(cudaGetLastError(), "column convolution launch");
@@ -184,7 +282,7 @@ void run_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
 
 }  // namespace
 
-bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p) {
+bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
     const int lg = log2_points(p);
     if (lg > 14 || p.B > 65535 || p.d > 65535) return false;
     int optin = 0;
@@ -192,8 +290,8 @@ bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p) {
         (void)cudaGetLastError();
         return false;
     }
-    const int64_t n = int64_t{1} << lg;
-    return (n + n / 16) * 8 <= optin;
+    const int64_t n = int64_t{1} << lg, elem = dtype == CHELA_DTYPE_F32 ? 4 : 2;
+    return (n + n / 16) * 8 + (p.L * elem + 15) / 16 * 16 <= optin;  // column_smem_bytes
 }
 
 void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {

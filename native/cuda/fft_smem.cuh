@@ -1,21 +1,21 @@
 // A complex FFT of N = 2^LOG_N points (64 <= N <= 16384) held by one CTA in shared memory, fp32.
 // Building blocks for the on-chip FFT convolution (conv_fft_chip.cu); internal to native/cuda.
 //
-// Algorithm: mixed-radix Cooley-Tukey in place, N = R0 * R1 * R2 with R0 = R1 = 32 (as far as N
-// allows) and R2 <= 16: three passes, each a radix-R DFT in registers (radix-2 stages with
-// compile-time twiddles) per group of R elements at stride S, then the inter-pass twiddles.
+// Algorithm: mixed-radix Cooley-Tukey in place, N = R0 * R1 * R2 * R3 with radix 16 as far as N
+// allows (the last pass takes the rest): each pass a radix-R DFT in registers (radix-2 stages
+// with compile-time twiddles) per group of R elements at stride S, then the inter-pass twiddles.
 //  - The forward transform is decimation in frequency: natural order in, digit-reversed order out
 //    (frequency k sits at position pos(k)). The inverse is the exact adjoint (conjugate twiddles,
 //    passes in reverse): digit-reversed in, natural out, unnormalised. A convolution multiplies in
 //    the permuted order and never pays for a reordering pass.
-//  - The first forward pass reads its inputs from a generator and the last inverse pass hands its
-//    outputs to a sink, so the kernel's global loads and stores are fused into them (one shared
-//    memory round trip fewer each way).
+//  - Data enter and leave through shared memory: the kernels stage their columns there with
+//    coalesced 16-byte copies first (generating the inputs inside the first pass from global
+//    memory made every thread wait on 32 dependent loads: run 17, 2.8 ms per call).
 //  - Shared memory holds N float2 plus one pad element per 16 (pad(e) = e + e/16): with 8-byte
-//    accesses a half-warp touches 16 consecutive words mod 16 in every pass at N = 16384, so the
-//    passes are free of bank conflicts.
-//  - Twiddles: W_M^(lo*j) from two sincospif calls per group (W^lo and W^(8 lo)) and products
-//    (at most 4 roundings per factor); the fp32 transform is then accurate to a few 1e-7 relative.
+//    accesses a half-warp touches 16 distinct words mod 16 in every pass at N = 16384 (strides
+//    1024, 64, 4, 1), so the passes are free of bank conflicts.
+//  - Twiddles: W_M^(lo*j) from two __sincosf per group (W^lo and W^(8 lo)) and products (at
+//    most 4 roundings per factor); the fp32 transform is then accurate to about 1e-6 relative.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -35,20 +35,24 @@ template <int LOG_N>
 struct Plan {
     static_assert(LOG_N >= 6 && LOG_N <= 14, "one-CTA FFT sizes: 64 .. 16384 points");
     static constexpr int N = 1 << LOG_N;
-    static constexpr int L0 = 5;
-    static constexpr int L1 = LOG_N - 5 >= 5 ? 5 : LOG_N - 5;
-    static constexpr int L2 = LOG_N - L0 - L1;  // 0 .. 4
-    static constexpr int R0 = 1 << L0, R1 = 1 << L1, R2 = 1 << L2;
-    static constexpr int S0 = R1 * R2, S1 = R2;
-    // One radix-32 group per thread in the first pass (at least two warps).
-    static constexpr int kThreads = N / 32 >= 64 ? N / 32 : 64;
+    // Radix-16 passes (the last one takes the rest: 16384 = 16 * 16 * 16 * 4). Radix 32 in three
+    // passes needed 175 registers, so only 256 threads (8 warps) fitted and the SM sat waiting on
+    // latencies (run 19); radix 16 leaves room for 512 threads at the same instruction count.
+    static constexpr int L0 = 4;
+    static constexpr int L1 = LOG_N - 4 >= 4 ? 4 : LOG_N - 4;
+    static constexpr int L2 = LOG_N - L0 - L1 >= 4 ? 4 : LOG_N - L0 - L1;
+    static constexpr int L3 = LOG_N - L0 - L1 - L2;  // 0 .. 2
+    static constexpr int R0 = 1 << L0, R1 = 1 << L1, R2 = 1 << L2, R3 = 1 << L3;
+    static constexpr int S0 = R1 * R2 * R3, S1 = R2 * R3, S2 = R3;
+    static constexpr int kThreads = N / 16 < 64 ? 64 : (N / 16 > 512 ? 512 : N / 16);
     static constexpr int kSmemBytes = (N + N / 16) * 8;
 
     __device__ __forceinline__ static int pad(int e) { return e + (e >> 4); }
     // Position of frequency k after the forward passes: the radix digits of k in reverse order.
     __device__ __forceinline__ static int pos(int k) {
-        const int d0 = k & (R0 - 1), d1 = (k >> L0) & (R1 - 1), d2 = k >> (L0 + L1);
-        return (d0 << (L1 + L2)) | (d1 << L2) | d2;
+        const int d0 = k & (R0 - 1), d1 = (k >> L0) & (R1 - 1), d2 = (k >> (L0 + L1)) & (R2 - 1),
+                  d3 = k >> (L0 + L1 + L2);
+        return (d0 << (L1 + L2 + L3)) | (d1 << (L2 + L3)) | (d2 << L3) | d3;
     }
 };
 
@@ -56,6 +60,7 @@ struct Plan {
 // the callers' loops are unrolled, and a switch folds into immediates where an array would be
 // placed in local memory before unrolling.
 __device__ __forceinline__ float cos32(int m) {
+    // Not recursive: a recursive helper is not inlined, and the calls stayed in the DFTs (run 18).
     switch (m) {
         case 0: return 1.0f;
         case 1: return 9.807852804e-01f;
@@ -66,7 +71,13 @@ __device__ __forceinline__ float cos32(int m) {
         case 6: return 3.826834324e-01f;
         case 7: return 1.950903220e-01f;
         case 8: return 0.0f;
-        default: return -cos32(16 - m);
+        case 9: return -1.950903220e-01f;
+        case 10: return -3.826834324e-01f;
+        case 11: return -5.555702330e-01f;
+        case 12: return -7.071067812e-01f;
+        case 13: return -8.314696123e-01f;
+        case 14: return -9.238795325e-01f;
+        default: return -9.807852804e-01f;  // 15
     }
 }
 __device__ __forceinline__ float sin32(int m) { return m <= 8 ? cos32(8 - m) : cos32(m - 8); }
@@ -127,10 +138,13 @@ __device__ __forceinline__ void dft(float2 (&v)[R]) {
 template <int R, bool INV>
 __device__ __forceinline__ void twiddle(float2 (&v)[R], int lo, int M) {
     if (R == 1) return;
-    const float a = (INV ? 2.0f : -2.0f) * static_cast<float>(lo) / static_cast<float>(M);
+    // Angles stay within half a turn (lo < M / R, so |8 a| <= pi / 2): the MUFU-based __sincosf
+    // is accurate to ~4e-7 there, and costs two instructions instead of sincospif's ~40.
+    constexpr float kPi = 3.14159265358979f;
+    const float a = (INV ? 2.0f : -2.0f) * kPi * static_cast<float>(lo) / static_cast<float>(M);
     float2 w1, w8;
-    sincospif(a, &w1.y, &w1.x);
-    sincospif(8.0f * a, &w8.y, &w8.x);
+    __sincosf(a, &w1.y, &w1.x);
+    __sincosf(8.0f * a, &w8.y, &w8.x);
     float2 p[8];  // w1^0 .. w1^7
     p[0] = make_float2(1.0f, 0.0f);
 #pragma unroll
@@ -147,8 +161,16 @@ __device__ __forceinline__ void twiddle(float2 (&v)[R], int lo, int M) {
 template <class P, int LR, int S, bool INV>
 __device__ __forceinline__ void smem_pass(float2* sm) {
     constexpr int R = 1 << LR, M = R * S, G = P::N / R;
+    // Groups per thread, a compile-time count (blockDim.x == P::kThreads): unrolled so that the
+    // shared-memory loads of several groups are in flight together (one CTA per SM has no other
+    // warps to hide that latency; ncu, run 21: short-scoreboard stalls were 37 % of cycles).
+    constexpr int kIters = (G + P::kThreads - 1) / P::kThreads;
+    constexpr int kUnroll = R * kIters <= 32 ? kIters : (32 / R > 0 ? 32 / R : 1);
     if constexpr (R > 1) {
-        for (int g = threadIdx.x; g < G; g += blockDim.x) {
+#pragma unroll kUnroll
+        for (int it = 0; it < kIters; ++it) {
+            const int g = it * P::kThreads + static_cast<int>(threadIdx.x);
+            if (G % P::kThreads != 0 && g >= G) break;
             const int lo = g & (S - 1), base = (g / S) * M + lo;
             float2 v[R];
 #pragma unroll
@@ -167,39 +189,24 @@ __device__ __forceinline__ void smem_pass(float2* sm) {
     }
 }
 
-// Forward transform: element n of the input comes from gen(n); the result (digit-reversed) is
-// left in sm. Ends with a barrier.
-template <class P, class Gen>
-__device__ __forceinline__ void forward(float2* sm, Gen gen) {
-    for (int g = threadIdx.x; g < P::S0; g += blockDim.x) {
-        float2 v[P::R0];
-#pragma unroll
-        for (int j = 0; j < P::R0; ++j) v[j] = gen(g + j * P::S0);
-        dft<P::R0, false>(v);
-        twiddle<P::R0, false>(v, g, P::N);
-#pragma unroll
-        for (int j = 0; j < P::R0; ++j) sm[P::pad(g + j * P::S0)] = v[j];
-    }
-    __syncthreads();
+// Forward transform of the N points in sm (natural order, padded layout) into the digit-reversed
+// spectrum, in place. Callers fill sm and sync first; ends with a barrier.
+template <class P>
+__device__ __forceinline__ void forward(float2* sm) {
+    smem_pass<P, P::L0, P::S0, false>(sm);
     smem_pass<P, P::L1, P::S1, false>(sm);
-    smem_pass<P, P::L2, 1, false>(sm);
+    smem_pass<P, P::L2, P::S2, false>(sm);
+    smem_pass<P, P::L3, 1, false>(sm);
 }
 
-// Inverse transform (unnormalised) of the digit-reversed spectrum in sm: element n of the result
-// goes to sink(n, value). Overwrites sm.
-template <class P, class Sink>
-__device__ __forceinline__ void inverse(float2* sm, Sink sink) {
-    smem_pass<P, P::L2, 1, true>(sm);
+// Inverse transform (unnormalised) of the digit-reversed spectrum in sm into natural order, in
+// place. Ends with a barrier.
+template <class P>
+__device__ __forceinline__ void inverse(float2* sm) {
+    smem_pass<P, P::L3, 1, true>(sm);
+    smem_pass<P, P::L2, P::S2, true>(sm);
     smem_pass<P, P::L1, P::S1, true>(sm);
-    for (int g = threadIdx.x; g < P::S0; g += blockDim.x) {
-        float2 v[P::R0];
-#pragma unroll
-        for (int j = 0; j < P::R0; ++j) v[j] = sm[P::pad(g + j * P::S0)];
-        twiddle<P::R0, true>(v, g, P::N);
-        dft<P::R0, true>(v);
-#pragma unroll
-        for (int j = 0; j < P::R0; ++j) sink(g + j * P::S0, v[j]);
-    }
+    smem_pass<P, P::L0, P::S0, true>(sm);
 }
 
 // Real-signal helpers. A real sequence a of length 2N is transformed as z[n] = a[2n] + i a[2n+1]

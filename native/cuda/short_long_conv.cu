@@ -35,20 +35,20 @@ int64_t direct_threshold() {
 
 }  // namespace
 
-ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p) {
+ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dtype) {
     const int64_t K = std::min(p.Lk, p.L);
     if (K <= direct_threshold()) return ConvPath::kDirect;
     const char* fft = std::getenv("CHELA_CUDA_CONV_FFT");
     const bool cufft_forced = fft != nullptr && std::string(fft) == "cufft";
     if (fft != nullptr && *fft != '\0' && !cufft_forced && std::string(fft) != "chip")
         fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_FFT: '", fft, "' is neither 'chip' nor 'cufft'");
-    return !cufft_forced && conv::chip_fft_fits(device, p) ? ConvPath::kFft : ConvPath::kFftCufft;
+    return !cufft_forced && conv::chip_fft_fits(device, p, dtype) ? ConvPath::kFft : ConvPath::kFftCufft;
 }
 
 void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParams& p, const ConvTensors& t,
                      ConvPath path) {
     if (p.B == 0 || p.L == 0 || p.d == 0) return;
-    if (path == ConvPath::kAuto) path = choose_conv_path(device, p);
+    if (path == ConvPath::kAuto) path = choose_conv_path(device, p, t.dtype);
     conv::check(cudaSetDevice(device), "cudaSetDevice");
     auto stream = static_cast<cudaStream_t>(stream_ptr);
 
@@ -78,7 +78,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     a.long_dtype = t.w_dtypes[2];
     a.long_rev_dtype = t.w_dtypes[3];
     if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
-    else if (path == ConvPath::kFft && conv::chip_fft_fits(device, p)) conv::run_chip_fft(stream, p, a);
+    else if (path == ConvPath::kFft && conv::chip_fft_fits(device, p, t.dtype)) conv::run_chip_fft(stream, p, a);
     else conv::run_fft(device, stream, p, a);
 }
 

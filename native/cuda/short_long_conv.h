@@ -42,6 +42,6 @@ void short_long_conv(int device, void* stream, const cpu::ShortLongConvParams& p
 
 // The path kAuto picks for these parameters on this device (reads the environment overrides);
 // kFft stands for the on-chip FFT, kFftCufft for cuFFT.
-ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p);
+ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dtype);
 
 }  // namespace chela::cuda
