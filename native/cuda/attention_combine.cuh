@@ -24,6 +24,22 @@ struct RowShape {
     float scale, eps;
 };
 
+// Walks the columns c = threadIdx.x, +blockDim.x, ... of a row made of heads of `width` columns,
+// keeping (head, column in head) without a division per element (the 64-bit divisions of the
+// first version made these row kernels several times slower than their memory traffic).
+struct HeadCursor {
+    int h, j;
+    const int width, step;
+    __device__ HeadCursor(int c, int width_, int step_) : h(c / width_), j(c % width_), width(width_), step(step_) {}
+    __device__ void advance() {
+        j += step;
+        while (j >= width) {
+            j -= width;
+            ++h;
+        }
+    }
+};
+
 // Sum over the CTA (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
 __device__ inline float block_sum(float v, float* scratch32) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -36,8 +52,8 @@ __device__ inline float block_sum(float v, float* scratch32) {
     return s;
 }
 
-// o1(i), o2(i): the two passes' outputs at padded column i (o2 unused when causal); v(i): the value
-// at padded column i; qk(h): q_t . k_t of head h (phi applied, as the kernel saw them); store(c, x).
+// o1(i), o2(i): the two passes' outputs at padded column i (o2 unused when causal); v(h, j): the
+// value at column j of head h; qk(h): q_t . k_t of head h (phi applied, as the kernel saw them); store(c, x).
 // smem: f + 2H floats; scratch32: 32 floats.
 template <class O1, class O2, class V, class QK, class Store>
 __device__ void combine_row(const RowShape& r, O1 o1, O2 o2, V v, QK qk, const float* norm_w, Store store,
@@ -57,11 +73,12 @@ __device__ void combine_row(const RowShape& r, O1 o1, O2 o2, V v, QK qk, const f
     }
     __syncthreads();
     float s2 = 0.f;
-    for (int64_t c = threadIdx.x; c < r.f; c += blockDim.x) {
-        const int h = int(c / r.dv);
-        const int64_t src = int64_t(h) * r.dvp + c % r.dv;
+    HeadCursor cur(static_cast<int>(threadIdx.x), r.dv, static_cast<int>(blockDim.x));
+    for (int64_t c = threadIdx.x; c < r.f; c += blockDim.x, cur.advance()) {
+        const int h = cur.h;
+        const int64_t src = int64_t(h) * r.dvp + cur.j;
         float x = o1(src);
-        if (r.bidirectional) x += o2(src) - diag[h] * v(src);
+        if (r.bidirectional) x += o2(src) - diag[h] * v(h, cur.j);
         if (denominator) x *= den[h];
         row[c] = x;
         s2 += x * x;

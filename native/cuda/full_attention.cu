@@ -44,8 +44,9 @@ __global__ void pack_kernel(Shape s, const T* q, const T* k, const T* v, bool on
             q_rev[rev * s.e() + c] = q[row * s.e() + c];
             k_rev[rev * s.e() + c] = k[row * s.e() + c];
         }
-    for (int64_t c = threadIdx.x; c < s.fp(); c += blockDim.x) {
-        const int h = int(c / s.dvp), j = int(c % s.dvp);
+    combine::HeadCursor cur(static_cast<int>(threadIdx.x), s.dvp, static_cast<int>(blockDim.x));
+    for (int64_t c = threadIdx.x; c < s.fp(); c += blockDim.x, cur.advance()) {
+        const int h = cur.h, j = cur.j;
         const T x = j < s.dv ? v[row * s.f() + int64_t(h) * s.dv + j] : from_f<T>(ones && j == s.dv ? 1.f : 0.f);
         if (vp != nullptr) vp[row * s.fp() + c] = x;
         if (v_rev != nullptr) v_rev[rev * s.fp() + c] = x;
@@ -81,10 +82,7 @@ __global__ void combine_kernel(Shape s, combine::RowShape r, int fm, const float
     auto phi = [&](T x) { return to_f(from_f<T>(feature_map(fm, to_f(x)))); };
     combine::combine_row(
         r, [&](int64_t i) { return o1[row * s.fp() + i]; }, [&](int64_t i) { return o2[rev * s.fp() + i]; },
-        [&](int64_t i) {  // v at padded column i (the ones column is only read for the denominator)
-            const int h = int(i / s.dvp), j = int(i % s.dvp);
-            return j < s.dv ? to_f(v[row * s.f() + int64_t(h) * s.dv + j]) : 1.f;
-        },
+        [&](int h, int j) { return to_f(v[row * s.f() + int64_t(h) * s.dv + j]); },  // j < dv
         [&](int h) {
             float dot = 0.f;
             for (int j = 0; j < s.dk; ++j)

@@ -3,6 +3,7 @@
 # [".devpack", ".device/fla", ".device/anchor"] after tools/device/build_cuda.sh. Logs go to $OUT:
 #   env.txt        nvidia-smi, registers / shared memory / local memory of the conv kernels
 #   conv_test.log  tests/native/test_cuda_conv.cpp (direct, on-chip FFT, cuFFT vs float64 and CPU)
+#   capi_test.log  tests/native/test_cuda.cpp (C-ABI GPU ops: attention, full attention, tensors)
 #   model_test.log tests/native/test_cuda_model.cpp (the model forward uses the convolution)
 #   sanitizer.log  compute-sanitizer memcheck + racecheck on small on-chip FFT cases
 #   conv.log       tools/device/bench_conv.py: ours (on-chip FFT, cuFFT) vs the torch pipeline
@@ -29,6 +30,9 @@ status=0
 echo "== conv tests"
 timeout 300 "$BIN/test_cuda_conv" > "$OUT/conv_test.log" 2>&1 && echo "test_cuda_conv: PASSED" || { echo "test_cuda_conv: FAILED"; status=1; }
 grep -E "  FAILED|Which is|Expected|error:" "$OUT/conv_test.log" | head -20
+echo "== C-ABI GPU tests (attention epilogue shared with the model)"
+timeout 200 "$BIN/test_cuda" > "$OUT/capi_test.log" 2>&1 && echo "test_cuda: PASSED" || { echo "test_cuda: FAILED"; status=1; }
+grep -E "  FAILED|Which is" "$OUT/capi_test.log" | head -10
 echo "== model tests"
 timeout 300 "$BIN/test_cuda_model" > "$OUT/model_test.log" 2>&1 && echo "test_cuda_model: PASSED" || { echo "test_cuda_model: FAILED"; status=1; }
 grep -E "  FAILED|Which is" "$OUT/model_test.log" | head -10

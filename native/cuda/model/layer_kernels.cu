@@ -92,8 +92,10 @@ __global__ void attention_inputs_kernel(AttentionLayout a, const __half* p, cons
     const int64_t rev = b * a.L + (a.L - 1 - t);
     const __half* zr = p + row * a.p_width + a.d;
     const int64_t qk_w = int64_t(a.H) * a.dkp, v_w = int64_t(a.H) * a.dvp;
-    for (int64_t c = threadIdx.x; c < qk_w; c += blockDim.x) {
-        const int h = int(c / a.dkp), j = int(c % a.dkp);
+    const int tid = static_cast<int>(threadIdx.x), step = static_cast<int>(blockDim.x);
+    combine::HeadCursor cq(tid, a.dkp, step);
+    for (int64_t c = threadIdx.x; c < qk_w; c += blockDim.x, cq.advance()) {
+        const int h = cq.h, j = cq.j;
         float qv = 0.f, kv = 0.f;
         if (j < a.dk) {
             const int64_t col = int64_t(h) * a.dk + j;
@@ -110,8 +112,9 @@ __global__ void attention_inputs_kernel(AttentionLayout a, const __half* p, cons
         }
     }
     const bool denominator = a.attn_norm == CHELA_ATTN_NORM_DENOMINATOR;
-    for (int64_t c = threadIdx.x; c < v_w; c += blockDim.x) {
-        const int h = int(c / a.dvp), j = int(c % a.dvp);
+    combine::HeadCursor cv(tid, a.dvp, step);
+    for (int64_t c = threadIdx.x; c < v_w; c += blockDim.x, cv.advance()) {
+        const int h = cv.h, j = cv.j;
         const __half vb = j < a.dv ? v[row * a.f + int64_t(h) * a.dv + j]
                                    : __float2half_rn(denominator && j == a.dv ? 1.f : 0.f);
         vv[row * v_w + c] = vb;
@@ -132,7 +135,7 @@ __global__ void attention_output_kernel(AttentionLayout a, const float* o, const
     const __half* r = p + row * a.p_width + a.d + a.e;
     combine::combine_row(
         shape, [&](int64_t i) { return o[row * v_w + i]; }, [&](int64_t i) { return o_rev[rev * v_w + i]; },
-        [&](int64_t i) { return __half2float(vv[row * v_w + i]); },
+        [&](int h, int j) { return __half2float(vv[row * v_w + int64_t(h) * a.dvp + j]); },
         [&](int h) {
             float dot = 0.f;
             for (int j = 0; j < a.dk; ++j)
