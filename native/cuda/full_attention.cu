@@ -77,8 +77,10 @@ template <class T, class OutT>
 __global__ void combine_kernel(Shape s, combine::RowShape r, int fm, const float* o1, const float* o2, const T* q,
                                const T* k, const T* v, const float* norm_w, OutT* out) {
     extern __shared__ float smem[];
-    __shared__ float scratch[32];
-    const int64_t row = blockIdx.x, b = row / s.L, t = row % s.L, rev = b * s.L + (s.L - 1 - t);
+    const int warp = static_cast<int>(threadIdx.x / 32);
+    const int64_t row = int64_t(blockIdx.x) * combine::kRowsPerCta + warp;
+    if (row >= s.B * s.L) return;  // whole warps only: combine_row syncs within the warp
+    const int64_t b = row / s.L, t = row % s.L, rev = b * s.L + (s.L - 1 - t);
     auto phi = [&](T x) { return to_f(from_f<T>(feature_map(fm, to_f(x)))); };
     combine::combine_row(
         r, [&](int64_t i) { return o1[row * s.fp() + i]; }, [&](int64_t i) { return o2[rev * s.fp() + i]; },
@@ -89,7 +91,7 @@ __global__ void combine_kernel(Shape s, combine::RowShape r, int fm, const float
                 dot += phi(q[row * s.e() + int64_t(h) * s.dk + j]) * phi(k[row * s.e() + int64_t(h) * s.dk + j]);
             return dot;
         },
-        norm_w, [&](int64_t c, float x) { out[row * s.f() + c] = from_f<OutT>(x); }, smem, scratch);
+        norm_w, [&](int64_t c, float x) { out[row * s.f() + c] = from_f<OutT>(x); }, smem + warp * 2 * s.H);
 }
 
 // The scratch buffers of one call, released stream-ordered together.
@@ -154,14 +156,16 @@ void run(const LinearAttentionParams& p, const void* qv, const void* kv, const v
     }
 
     const combine::RowShape r{s.H, s.dv, s.dvp, s.f(), bi, p.attn_norm, p.scale, p.eps};
-    const size_t smem = sizeof(float) * (size_t(s.f()) + 2 * size_t(s.H));
-    if (smem > 48 * 1024) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): f = ", s.f(), " too wide for the epilogue");
+    const size_t smem = sizeof(float) * 2 * size_t(s.H) * combine::kRowsPerCta;  // diagonal, denominator
+    if (smem > 48 * 1024) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): ", s.H, " heads exceed the epilogue's buffer");
+    const unsigned grid = unsigned((rows + combine::kRowsPerCta - 1) / combine::kRowsPerCta);
+    const unsigned threads = 32 * combine::kRowsPerCta;
     if (p.out_dtype == CHELA_DTYPE_F32 || p.dtype == CHELA_DTYPE_F32)
-        combine_kernel<T, float><<<unsigned(rows), 256, smem, stream>>>(s, r, p.feature_map, o1, o2, q, k, v,
-                                                                       p.norm_weight, static_cast<float*>(out));
+        combine_kernel<T, float><<<grid, threads, smem, stream>>>(s, r, p.feature_map, o1, o2, q, k, v, p.norm_weight,
+                                                                  static_cast<float*>(out));
     else
-        combine_kernel<T, T><<<unsigned(rows), 256, smem, stream>>>(s, r, p.feature_map, o1, o2, q, k, v, p.norm_weight,
-                                                                   static_cast<T*>(out));
+        combine_kernel<T, T><<<grid, threads, smem, stream>>>(s, r, p.feature_map, o1, o2, q, k, v, p.norm_weight,
+                                                              static_cast<T*>(out));
     check_launch("linear attention (combine)");
 }
 

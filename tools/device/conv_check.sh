@@ -5,7 +5,8 @@
 #   conv_test.log  tests/native/test_cuda_conv.cpp (direct, on-chip FFT, cuFFT vs float64 and CPU)
 #   capi_test.log  tests/native/test_cuda.cpp (C-ABI GPU ops: attention, full attention, tensors)
 #   model_test.log tests/native/test_cuda_model.cpp (the model forward uses the convolution)
-#   sanitizer.log  compute-sanitizer memcheck + racecheck on small on-chip FFT cases
+#   sanitizer.log  compute-sanitizer memcheck + racecheck on small on-chip FFT cases, memcheck on the
+#                  attention epilogue (small model tests, C-ABI full attention)
 #   conv.log       tools/device/bench_conv.py: ours (on-chip FFT, cuFFT) vs the torch pipeline
 #   layer.log      tools/device/bench_layer.py: our layer vs PyTorch+fla vs softmax block
 # SKIP_LAYER=1 / SKIP_SANITIZER=1 leave those steps out. A summary is printed last.
@@ -43,9 +44,12 @@ SMALL=$(for i in $(seq 26 49); do printf 'Shapes/CudaConvCases.MatchesFloat64And
 {
   echo "### memcheck"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "memcheck rc=$?"
   echo "### racecheck"; timeout 240 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "racecheck rc=$?"
+  # The attention epilogue (one warp per row) in both users: the model and the C-ABI full attention.
+  echo "### memcheck epilogue"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_model" --gtest_filter='CudaModel.HostArguments*:CudaModel.FeatureClassifier*:CudaModel.LayerForward*'; echo "memcheck epilogue (model) rc=$?"
+  timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda" --gtest_filter='Variants/CudaFullAttention*'; echo "memcheck epilogue (full attention) rc=$?"
 } > "$OUT/sanitizer.log" 2>&1
 grep -E "rc=|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log"
-grep -q "memcheck rc=0" "$OUT/sanitizer.log" && grep -q "racecheck rc=0" "$OUT/sanitizer.log" || status=1
+[ "$(grep -c ' rc=0' "$OUT/sanitizer.log")" = 4 ] || status=1
 fi
 echo "== conv bench"
 CHELA_LIB=$BIN/libchela.so OUT="$OUT" timeout 300 python3 tools/device/bench_conv.py ${CONV_ARGS:-} > "$OUT/conv.log" 2>&1 || { echo "bench_conv rc=$?"; status=1; }

@@ -218,8 +218,8 @@ const char* unsupported_reason(const chela_model_config& cfg) {
     if (cfg.d_model % 2 != 0 || cfg.z_dim % 2 != 0 || cfg.v_dim % 2 != 0 || cfg.ffn_dim % 2 != 0)
         return "d_model, z_dim, v_dim and ffn_dim must be even (the fp16 GEMMs read rows 4 bytes at a time)";
     if (round_up(dk, 8) > 256) return "z_dim / n_heads exceeds 256 (the tensor-core attention kernel's limit)";
-    if (int64_t(cfg.v_dim) * 4 + 8 * int64_t(cfg.n_heads) > 48 * 1024)
-        return "v_dim exceeds 12280 (the attention epilogue's row buffer)";
+    if (int64_t(cfg.n_heads) > 1536)
+        return "more than 1536 heads (the attention epilogue keeps 2 floats per head and row in shared memory)";
     return nullptr;
 }
 

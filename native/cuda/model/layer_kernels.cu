@@ -67,15 +67,18 @@ __global__ void norm_kernel(int64_t n, const float* x, const float* w, const flo
     float mean = 0.f;
     if (!rms) {
         float s = 0.f;
+#pragma unroll 4
         for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += xr[i];
         mean = block_sum(s, scratch) / float(n);
     }
     float s2 = 0.f;
+#pragma unroll 4
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
         const float c = xr[i] - mean;
         s2 += c * c;
     }
     const float inv = rsqrtf(block_sum(s2, scratch) / float(n) + eps);
+#pragma unroll 4
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
         store(yr + i, (xr[i] - mean) * inv * w[i] + (b != nullptr ? b[i] : 0.f));
 }
@@ -94,6 +97,7 @@ __global__ void attention_inputs_kernel(AttentionLayout a, const __half* p, cons
     const int64_t qk_w = int64_t(a.H) * a.dkp, v_w = int64_t(a.H) * a.dvp;
     const int tid = static_cast<int>(threadIdx.x), step = static_cast<int>(blockDim.x);
     combine::HeadCursor cq(tid, a.dkp, step);
+#pragma unroll 2
     for (int64_t c = threadIdx.x; c < qk_w; c += blockDim.x, cq.advance()) {
         const int h = cq.h, j = cq.j;
         float qv = 0.f, kv = 0.f;
@@ -113,6 +117,7 @@ __global__ void attention_inputs_kernel(AttentionLayout a, const __half* p, cons
     }
     const bool denominator = a.attn_norm == CHELA_ATTN_NORM_DENOMINATOR;
     combine::HeadCursor cv(tid, a.dvp, step);
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < v_w; c += blockDim.x, cv.advance()) {
         const int h = cv.h, j = cv.j;
         const __half vb = j < a.dv ? v[row * a.f + int64_t(h) * a.dv + j]
@@ -127,8 +132,10 @@ __global__ void attention_output_kernel(AttentionLayout a, const float* o, const
                                         const __half* k, const __half* vv, const __half* p, const float* norm_w,
                                         __half* out) {
     extern __shared__ float smem[];
-    __shared__ float scratch[32];
-    const int64_t row = blockIdx.x, b = row / a.L, t = row % a.L;
+    const int warp = static_cast<int>(threadIdx.x / 32);
+    const int64_t row = int64_t(blockIdx.x) * combine::kRowsPerCta + warp;
+    if (row >= a.B * a.L) return;  // whole warps only: combine_row syncs within the warp
+    const int64_t b = row / a.L, t = row % a.L;
     const int64_t rev = b * a.L + (a.L - 1 - t);
     const int64_t qk_w = int64_t(a.H) * a.dkp, v_w = int64_t(a.H) * a.dvp;
     const combine::RowShape shape{a.H, a.dv, a.dvp, a.f, a.bidirectional, a.attn_norm, a.scale, a.eps};
@@ -142,7 +149,8 @@ __global__ void attention_output_kernel(AttentionLayout a, const float* o, const
                 dot += __half2float(q[row * qk_w + h * a.dkp + j]) * __half2float(k[row * qk_w + h * a.dkp + j]);
             return dot;
         },
-        norm_w, [&](int64_t c, float x) { out[row * a.f + c] = to_half(x * silu(__half2float(r[c]))); }, smem, scratch);
+        norm_w, [&](int64_t c, float x) { out[row * a.f + c] = to_half(x * silu(__half2float(r[c]))); },
+        smem + warp * 2 * a.H);
 }
 
 // One CTA per row: no per-element division, coalesced along the row.
@@ -153,6 +161,7 @@ __global__ void gated_residual_kernel(int64_t d, int64_t pw, const __half* p, co
     const __half* hx = u + pw - d;
     const float *hr = hd + row * d, *xr = x + row * d;
     float* yr = y + row * d;
+#pragma unroll 4
     for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
         const float h = silu(__half2float(hx[c]) + hr[c]);
         yr[c] = xr[c] + sigmoid(__half2float(u[c])) * (h - xr[c]);
@@ -228,11 +237,12 @@ void attention_inputs(void* stream, const AttentionLayout& a, const void* p, con
 void attention_output(void* stream, const AttentionLayout& a, const void* o, const void* o_rev, const void* q,
                       const void* k, const void* vv, const void* p, const float* norm_w, void* out) {
     using hf = __half;
-    const size_t smem = sizeof(float) * (size_t(a.f) + 2 * size_t(a.H));
+    const size_t smem = sizeof(float) * 2 * size_t(a.H) * combine::kRowsPerCta;  // diagonal, denominator
     if (smem > 48 * 1024)
-        fail(CHELA_ERR_UNSUPPORTED, "model forward (CUDA): v_dim ", a.f, " with ", a.H,
-             " heads exceeds the attention epilogue's 48 KiB row buffer");
-    attention_output_kernel<<<static_cast<unsigned>(a.B * a.L), kThreads, smem, as_stream(stream)>>>(
+        fail(CHELA_ERR_UNSUPPORTED, "model forward (CUDA): ", a.H, " heads exceed the attention epilogue's buffer");
+    const int64_t rows = a.B * a.L;
+    attention_output_kernel<<<static_cast<unsigned>((rows + combine::kRowsPerCta - 1) / combine::kRowsPerCta),
+                              32 * combine::kRowsPerCta, smem, as_stream(stream)>>>(
         a, static_cast<const float*>(o), static_cast<const float*>(o_rev), static_cast<const hf*>(q),
         static_cast<const hf*>(k), static_cast<const hf*>(vv), static_cast<const hf*>(p), norm_w,
         static_cast<hf*>(out));
