@@ -14,13 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-BIN=.device/bin
-mkdir -p .device
-[ -d .device/lib ] || tar xJf .devpack/lib.tar.xz -C .device
-[ -d .device/bin ] || tar xJf .devpack/bin.tar.xz -C .device
-CUFFT_DIR=$(dirname "$(find /usr/local/cuda*/lib64 /usr/local/cuda*/targets /opt /usr/lib -name 'libcufft.so.1*' 2>/dev/null | head -1)" 2>/dev/null)
-export LD_LIBRARY_PATH=$PWD/.device/lib${CUFFT_DIR:+:$CUFFT_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export CHELA_GOLDEN_DIR=$PWD/tests/golden CHELA_MODELS_DIR=$PWD/models
+source tools/device/device_env.sh
 status=0
 {
   nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,clocks.mem,power.draw --format=csv

@@ -11,11 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-BIN=.device/bin
-[ -f .devpack/lib.tar.xz ] && [ ! -d .device/lib ] && tar xJf .devpack/lib.tar.xz -C .device
-# libchela loads cuFFT at run time: take the toolkit's or PyTorch's copy.
-CUFFT_DIR=$(dirname "$(find /usr/local/cuda*/lib64 /usr/local/cuda*/targets /opt /usr/lib -name 'libcufft.so.1*' 2>/dev/null | head -1)" 2>/dev/null)
-export LD_LIBRARY_PATH=$PWD/.device/lib${CUFFT_DIR:+:$CUFFT_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+source tools/device/device_env.sh  # .device/bin carried or unpacked; loader paths, cuFFT
 status=0
 {
   date -u

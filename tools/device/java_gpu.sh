@@ -11,12 +11,8 @@
 #   bash tools/device/java_gpu.sh jmh ARGS...     # org.openjdk.jmh.Main ARGS (e.g. ModelForwardBenchmark -p ...)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-mkdir -p .device
-[ -d .device/lib ] || tar xJf .devpack/lib.tar.xz -C .device
-[ -d .device/bin ] || tar xJf .devpack/bin.tar.xz -C .device
+source tools/device/device_env.sh
 [ -d .jdk ] || tar xJf .devpack/jdk.tar.xz
-CUFFT_DIR=$(dirname "$(find /usr/local/cuda*/lib64 /usr/local/cuda*/targets /opt /usr/lib -name 'libcufft.so.1*' 2>/dev/null | head -1)" 2>/dev/null)
-export LD_LIBRARY_PATH=$PWD/.device/lib${CUFFT_DIR:+:$CUFFT_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 CP=java/target/classes:java/target/test-classes:$(ls .devpack/*.jar | tr '\n' ':')
 JAVA=(.jdk/bin/java --enable-native-access=ALL-UNNAMED -Dchela.library.path="$PWD/.device/bin/libchela.so"
       -Dchela.repo.root="$PWD" -cp "$CP")
