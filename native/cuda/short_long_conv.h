@@ -32,8 +32,10 @@ struct ConvTensors {
 // kDirectMaxTapsCap, what the direct kernel's shared memory allows) so the device bench can sweep it.
 enum class ConvPath { kAuto, kDirect, kFft, kFftCufft };
 constexpr int64_t kDirectMaxTapsCap = 256;
-// H100 sweep, B4 C1024 L16384 bf16: direct 1.76 ms vs FFT 2.07 at 128 taps, 2.24 vs 2.07 at 192.
-constexpr int64_t kDefaultDirectMaxTaps = 160;
+// Sweeps at B4 C1024 L16384 bf16: H100 run 2 (cuFFT) direct 1.76 ms vs FFT 2.07 at 128 taps, 2.24
+// vs 2.07 at 192; H200 run 22 (on-chip FFT) direct 1.760 vs 1.787 at 128, 2.244 vs 1.785 at 192:
+// the crossover moved from ~170 to ~131 taps.
+constexpr int64_t kDefaultDirectMaxTaps = 128;
 
 // Throws chela::Error (CHELA_ERR_DEVICE for CUDA/cuFFT failures, CHELA_ERR_OUT_OF_MEMORY when the
 // device has no room for the FFT buffers). Work is queued on `stream`; nothing is synchronised.
