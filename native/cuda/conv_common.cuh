@@ -74,6 +74,7 @@ void run_direct(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Co
 void run_fft(int device, cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 // Whether the on-chip FFT handles these parameters on this device (length and shared memory).
 bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
-void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
+// tensor_cores: the radix-16 passes on mma.sync (bf16/f16 columns; opt-in, CHELA_CUDA_CONV_FFT=tc).
+void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores);
 
 }  // namespace chela::cuda::conv

@@ -21,6 +21,7 @@
 // 163 KB); otherwise the cuFFT path runs.
 #include "conv_common.cuh"
 #include "fft_smem.cuh"
+#include "fft_smem_tc.cuh"
 
 #include <algorithm>
 
@@ -106,7 +107,10 @@ constexpr int64_t column_smem_bytes(int64_t L) {
     return Plan<LOG_N>::kSmemBytes + (L * static_cast<int64_t>(sizeof(T)) + 15) / 16 * 16;
 }
 
-template <typename T, int LOG_N>
+// TC: the radix-16 passes on the tensor cores (fft_smem_tc.cuh; bf16/f16 columns only). The
+// column's activations are then scaled to at most 1 in magnitude before the transform (fp16
+// operands keep their range whatever the model's activations) and the result scaled back.
+template <typename T, int LOG_N, bool TC>
 __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
                  const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks, int centre) {
@@ -136,6 +140,7 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
         }
         return silu(s);
     };
+    float amax = 0.0f;
     for (int n = threadIdx.x; n < P::N; n += blockDim.x) {
         const int t = 2 * n;
         float2 z = make_float2(0.0f, 0.0f);
@@ -144,35 +149,61 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
             if (t + 1 < L) z.y = a_at(t + 1);
         }
         sm[P::pad(n)] = z;
+        amax = fmaxf(amax, fmaxf(fabsf(z.x), fabsf(z.y)));
     }
     __syncthreads();
-    fft::forward<P>(sm);
+    float unscale = 1.0f;  // what the transformed column is multiplied by afterwards
+    [[maybe_unused]] fft::Dft16Fragments frags;
+    if constexpr (TC) {
+        __shared__ float warp_max[32];
+        for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+        if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
+        __syncthreads();
+        for (int i = 0; i < P::kThreads / 32; ++i) amax = fmaxf(amax, warp_max[i]);
+        if (amax > 0.0f && isfinite(amax)) {
+            unscale = amax;
+            const float s = 1.0f / amax;
+            for (int n = threadIdx.x; n < P::N; n += blockDim.x) {
+                const float2 z = sm[P::pad(n)];
+                sm[P::pad(n)] = make_float2(z.x * s, z.y * s);
+            }
+        }
+        frags = fft::dft16_fragments();
+        __syncthreads();
+        fft::forward_tc<P>(sm, frags);
+    } else {
+        fft::forward<P>(sm);
+    }
+    // The tensor-core passes scale by 1/4 each way: given back in the product.
+    const float gain = TC ? fft::tc_gain<P>() : 1.0f;
 
     const float2* h = spectra + static_cast<int64_t>(c) * P::N;
     for_each_pair<P>([&](int k, int k2, float2 w) {
         if (k == 0) {  // X[0], X[N] and H[0], H[N] are real
             const float2 z = sm[0], hh = h[0];
-            const float y0 = 2.0f * (z.x + z.y) * hh.x, yn = 2.0f * (z.x - z.y) * hh.y;
+            const float y0 = 2.0f * gain * (z.x + z.y) * hh.x, yn = 2.0f * gain * (z.x - z.y) * hh.y;
             sm[0] = make_float2(y0 + yn, y0 - yn);
             return;
         }
         const int pk = P::pad(P::pos(k)), pk2 = P::pad(P::pos(k2));
         const float2 zk = sm[pk], zk2 = sm[pk2];
         const float2 w2 = make_float2(-w.x, w.y);
-        const float2 yk = fft::cmul(fft::real_spectrum2(zk, zk2, w), h[k]);
-        const float2 yk2 = fft::cmul(fft::real_spectrum2(zk2, zk, w2), h[k2]);
+        const float2 hk = make_float2(gain * h[k].x, gain * h[k].y), hk2 = make_float2(gain * h[k2].x, gain * h[k2].y);
+        const float2 yk = fft::cmul(fft::real_spectrum2(zk, zk2, w), hk);
+        const float2 yk2 = fft::cmul(fft::real_spectrum2(zk2, zk, w2), hk2);
         sm[pk] = fft::real_pack2(yk, yk2, w);
         sm[pk2] = fft::real_pack2(yk2, yk, w2);
     });
     __syncthreads();
-    fft::inverse<P>(sm);
+    if constexpr (TC) fft::inverse_tc<P>(sm, frags);
+    else fft::inverse<P>(sm);
 
     // out = SiLU(g + omega x) over the staged column, then one coalesced copy back.
     for (int n = threadIdx.x; 2 * n < L; n += blockDim.x) {
         const float2 g = sm[P::pad(n)];
         const int t = 2 * n;
-        store_f(xs + t, silu(g.x + om * load_f(xs + t)));
-        if (t + 1 < L) store_f(xs + t + 1, silu(g.y + om * load_f(xs + t + 1)));
+        store_f(xs + t, silu(g.x * unscale + om * load_f(xs + t)));
+        if (t + 1 < L) store_f(xs + t + 1, silu(g.y * unscale + om * load_f(xs + t + 1)));
     }
     __syncthreads();
     copy_column(col, xs, L);
@@ -252,7 +283,7 @@ int log2_points(const cpu::ShortLongConvParams& p) {
     return lg;
 }
 
-template <typename T, int LOG_N>
+template <typename T, int LOG_N, bool TC>
 void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     using P = Plan<LOG_N>;
     const int64_t B = p.B, L = p.L, d = p.d;
@@ -260,7 +291,7 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
     check(cudaFuncSetAttribute(kernel_spectra<LOG_N>, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmemBytes),
           "shared memory opt-in");
     const int col_smem = static_cast<int>(column_smem_bytes<T, LOG_N>(L));
-    check(cudaFuncSetAttribute(conv_columns<T, LOG_N>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
+    check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
           "shared memory opt-in");
     DeviceBuffer spectra(sizeof(float2) * d * P::N, stream, "short_long_conv (CUDA): kernel spectra");
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
@@ -268,25 +299,25 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
         spectra.as<float2>(), a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
     check(cudaGetLastError(), "kernel spectra launch");
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
-    conv_columns<T, LOG_N><<<dim3(static_cast<unsigned>(B), static_cast<unsigned>(d)), P::kThreads, col_smem,
-                             stream>>>(cols.as<T>(), spectra.as<float2>(), a.short_w, a.short_b, a.omega,
+    conv_columns<T, LOG_N, TC><<<dim3(static_cast<unsigned>(B), static_cast<unsigned>(d)), P::kThreads, col_smem,
+                                 stream>>>(cols.as<T>(), spectra.as<float2>(), a.short_w, a.short_b, a.omega,
                                        static_cast<int>(L), static_cast<int>(d), p.ks, p.causal ? 0 : (p.ks - 1) / 2);
     check(cudaGetLastError(), "column convolution launch");
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
 }
 
-template <typename T>
+template <typename T, bool TC>
 void run_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     switch (log2_points(p)) {
-        case 6: return run_sized<T, 6>(stream, p, a);
-        case 7: return run_sized<T, 7>(stream, p, a);
-        case 8: return run_sized<T, 8>(stream, p, a);
-        case 9: return run_sized<T, 9>(stream, p, a);
-        case 10: return run_sized<T, 10>(stream, p, a);
-        case 11: return run_sized<T, 11>(stream, p, a);
-        case 12: return run_sized<T, 12>(stream, p, a);
-        case 13: return run_sized<T, 13>(stream, p, a);
-        case 14: return run_sized<T, 14>(stream, p, a);
+        case 6: return run_sized<T, 6, TC>(stream, p, a);
+        case 7: return run_sized<T, 7, TC>(stream, p, a);
+        case 8: return run_sized<T, 8, TC>(stream, p, a);
+        case 9: return run_sized<T, 9, TC>(stream, p, a);
+        case 10: return run_sized<T, 10, TC>(stream, p, a);
+        case 11: return run_sized<T, 11, TC>(stream, p, a);
+        case 12: return run_sized<T, 12, TC>(stream, p, a);
+        case 13: return run_sized<T, 13, TC>(stream, p, a);
+        case 14: return run_sized<T, 14, TC>(stream, p, a);
         default: fail(CHELA_ERR_UNSUPPORTED, "short_long_conv (CUDA): on-chip FFT: sequence too long");
     }
 }
@@ -305,10 +336,17 @@ bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
     return (n + n / 16) * 8 + (p.L * elem + 15) / 16 * 16 <= optin;  // column_smem_bytes
 }
 
-void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
-    if (a.dtype == CHELA_DTYPE_BF16) run_typed<__nv_bfloat16>(stream, p, a);
-    else if (a.dtype == CHELA_DTYPE_F16) run_typed<__half>(stream, p, a);
-    else run_typed<float>(stream, p, a);
+void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores) {
+    // f32 columns keep the fp32 passes: fp16 operands are far outside their 1e-5 bound.
+    if (a.dtype == CHELA_DTYPE_BF16) {
+        if (tensor_cores) run_typed<__nv_bfloat16, true>(stream, p, a);
+        else run_typed<__nv_bfloat16, false>(stream, p, a);
+    } else if (a.dtype == CHELA_DTYPE_F16) {
+        if (tensor_cores) run_typed<__half, true>(stream, p, a);
+        else run_typed<__half, false>(stream, p, a);
+    } else {
+        run_typed<float, false>(stream, p, a);
+    }
 }
 
 }  // namespace chela::cuda::conv

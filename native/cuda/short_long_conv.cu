@@ -38,11 +38,12 @@ int64_t direct_threshold() {
 ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dtype) {
     const int64_t K = std::min(p.Lk, p.L);
     if (K <= direct_threshold()) return ConvPath::kDirect;
-    const char* fft = std::getenv("CHELA_CUDA_CONV_FFT");
-    const bool cufft_forced = fft != nullptr && std::string(fft) == "cufft";
-    if (fft != nullptr && *fft != '\0' && !cufft_forced && std::string(fft) != "chip")
-        fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_FFT: '", fft, "' is neither 'chip' nor 'cufft'");
-    return !cufft_forced && conv::chip_fft_fits(device, p, dtype) ? ConvPath::kFft : ConvPath::kFftCufft;
+    const char* env = std::getenv("CHELA_CUDA_CONV_FFT");
+    const std::string fft = env != nullptr ? env : "";
+    if (!fft.empty() && fft != "chip" && fft != "tc" && fft != "cufft")
+        fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_FFT: '", fft, "' is none of 'chip', 'tc', 'cufft'");
+    if (fft == "cufft" || !conv::chip_fft_fits(device, p, dtype)) return ConvPath::kFftCufft;
+    return fft == "tc" ? ConvPath::kFftTensorCores : ConvPath::kFft;
 }
 
 void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParams& p, const ConvTensors& t,
@@ -78,7 +79,8 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     a.long_dtype = t.w_dtypes[2];
     a.long_rev_dtype = t.w_dtypes[3];
     if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
-    else if (path == ConvPath::kFft && conv::chip_fft_fits(device, p, t.dtype)) conv::run_chip_fft(stream, p, a);
+    else if ((path == ConvPath::kFft || path == ConvPath::kFftTensorCores) && conv::chip_fft_fits(device, p, t.dtype))
+        conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);
     else conv::run_fft(device, stream, p, a);
 }
 

@@ -1,6 +1,6 @@
 // The CUDA short-long convolution through the C ABI, against the float64 reference and the CPU
-// backend: the three long-conv paths (direct, on-chip FFT, cuFFT; forced through
-// CHELA_CUDA_CONV_DIRECT_MAX and CHELA_CUDA_CONV_FFT),
+// backend: the long-conv paths (direct, on-chip FFT and its tensor-core variant, cuFFT; forced
+// through CHELA_CUDA_CONV_DIRECT_MAX and CHELA_CUDA_CONV_FFT),
 // causal and bidirectional, Lk < L and Lk = L, odd lengths, f32 and bf16, outputs poisoned first.
 // Every test skips with one line where no CUDA device is usable (CI, CPU-only builds).
 #include "reference/short_long_conv_ref.h"
@@ -31,7 +31,7 @@ protected:
     chela_context* cpu = nullptr;
 };
 
-enum class Path { kDirect, kFft, kCufft };  // kFft: the on-chip FFT where it fits
+enum class Path { kDirect, kFft, kTensorCores, kCufft };  // kFft: the on-chip FFT where it fits
 
 struct ConvCase {
     int64_t B, L, d, ks, lk;
@@ -43,7 +43,10 @@ struct ConvCase {
 void PrintTo(const ConvCase& c, std::ostream* os) {
     *os << (c.causal ? "causal" : "bidir") << " B" << c.B << " L" << c.L << " d" << c.d << " ks" << c.ks << " lk"
         << c.lk << " " << dtype_name(c.dtype)
-        << (c.path == Path::kFft ? " fft" : c.path == Path::kCufft ? " cufft" : " direct");
+        << (c.path == Path::kFft              ? " fft"
+            : c.path == Path::kTensorCores ? " fft-tc"
+            : c.path == Path::kCufft       ? " cufft"
+                                           : " direct");
 }
 
 class CudaConvCases : public CudaConv, public testing::WithParamInterface<ConvCase> {};
@@ -52,7 +55,7 @@ TEST_P(CudaConvCases, MatchesFloat64AndCpu) {
     const ConvCase c = GetParam();
     // 0 forces the FFT path; 256 (the cap) lets every kernel of <= 256 taps run direct.
     setenv("CHELA_CUDA_CONV_DIRECT_MAX", c.path == Path::kDirect ? "256" : "0", 1);
-    setenv("CHELA_CUDA_CONV_FFT", c.path == Path::kCufft ? "cufft" : "chip", 1);
+    setenv("CHELA_CUDA_CONV_FFT", c.path == Path::kCufft ? "cufft" : c.path == Path::kTensorCores ? "tc" : "chip", 1);
     const float wscale = 1.0f / std::sqrt(static_cast<float>(c.lk));
     const auto x = round_through(randn(static_cast<size_t>(c.B * c.L * c.d), 11), c.dtype);
     const auto ws = round_through(randn(static_cast<size_t>(c.d * c.ks), 12, 0.5f), c.dtype);
@@ -102,6 +105,14 @@ std::vector<ConvCase> cases() {
     out.push_back({1, 16384, 2, 3, 16384, true, CHELA_DTYPE_F32, Path::kFft});
     out.push_back({1, 12289, 3, 3, 12289, true, CHELA_DTYPE_F32, Path::kFft});
     out.push_back({1, 16385, 2, 3, 16385, false, CHELA_DTYPE_F32, Path::kFft});
+    // The tensor-core variant of the on-chip FFT (bf16/f16 columns; f32 ones take the fp32 passes).
+    for (int64_t L : {65, 257, 1000, 4097}) {
+        out.push_back({2, L, 40, 3, L, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+        out.push_back({1, L, 40, 5, std::min<int64_t>(L, 300), false, CHELA_DTYPE_F16, Path::kTensorCores});
+    }
+    out.push_back({2, 16384, 3, 3, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({1, 16384, 3, 3, 16384, false, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({1, 1000, 8, 3, 1000, true, CHELA_DTYPE_F32, Path::kTensorCores});
     return out;
 }
 
@@ -139,7 +150,7 @@ TEST_F(CudaConv, WrongShapesAndDtypesAreClearErrors) {
     EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(in.out), 1),
                        CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_DIRECT_MAX");
     setenv("CHELA_CUDA_CONV_DIRECT_MAX", "0", 1);
-    setenv("CHELA_CUDA_CONV_FFT", "fastest", 1);
+    setenv("CHELA_CUDA_CONV_FFT", "fastest", 1);  // none of chip, tc, cufft
     EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, dx, dws, dbs, dwl, nullptr, dom, to_device(in.out), 1),
                        CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_FFT");
 }
