@@ -40,9 +40,15 @@ struct HeadCursor {
     }
 };
 
+// Sum over the warp; every lane gets the result.
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
 // Sum over the CTA (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
 __device__ inline float block_sum(float v, float* scratch32) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    v = warp_sum(v);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     __syncthreads();
     if (lane == 0) scratch32[warp] = v;
@@ -98,8 +104,7 @@ __device__ void combine_row(const RowShape& r, O1 o1, O2 o2, V v, QK qk, const f
                 const float x = o1(c);
                 s2 = fmaf(x, x, s2);
             }
-            for (int o = 16; o > 0; o >>= 1) s2 += __shfl_xor_sync(0xffffffffu, s2, o);
-            inv = rsqrtf(s2 / float(r.f) + r.eps);
+            inv = rsqrtf(warp_sum(s2) / float(r.f) + r.eps);
         }
 #pragma unroll 8
         for (int64_t c = lane; c < r.f; c += 32) store(c, rms ? o1(c) * inv * norm_w[c] : o1(c));
@@ -113,8 +118,7 @@ __device__ void combine_row(const RowShape& r, O1 o1, O2 o2, V v, QK qk, const f
             const float x = value(cur.h, cur.j);
             s2 = fmaf(x, x, s2);
         }
-        for (int o = 16; o > 0; o >>= 1) s2 += __shfl_xor_sync(0xffffffffu, s2, o);
-        inv = rsqrtf(s2 / float(r.f) + r.eps);
+        inv = rsqrtf(warp_sum(s2) / float(r.f) + r.eps);
     }
     HeadCursor cur(lane, r.dv, 32);
     for (int64_t c = lane; c < r.f; c += 32, cur.advance()) {

@@ -101,10 +101,10 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     });
 }
 
-// Dynamic shared memory of conv_columns: the FFT buffer, then the column (x in, y out).
-template <typename T, int LOG_N>
-constexpr int64_t column_smem_bytes(int64_t L) {
-    return Plan<LOG_N>::kSmemBytes + (L * static_cast<int64_t>(sizeof(T)) + 15) / 16 * 16;
+// Dynamic shared memory of conv_columns: the FFT buffer, then the column (x in, y out) of L
+// elements of elem_bytes each.
+constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes) {
+    return fft::buffer_smem_bytes(log_n) + (L * elem_bytes + 15) / 16 * 16;
 }
 
 // TC: the radix-16 passes on the tensor cores (fft_smem_tc.cuh; bf16/f16 columns only). The
@@ -290,7 +290,7 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
     const int K = static_cast<int>(std::min(p.Lk, L));
     check(cudaFuncSetAttribute(kernel_spectra<LOG_N>, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmemBytes),
           "shared memory opt-in");
-    const int col_smem = static_cast<int>(column_smem_bytes<T, LOG_N>(L));
+    const int col_smem = static_cast<int>(column_smem_bytes(LOG_N, L, sizeof(T)));
     check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
           "shared memory opt-in");
     DeviceBuffer spectra(sizeof(float2) * d * P::N, stream, "short_long_conv (CUDA): kernel spectra");
@@ -332,8 +332,7 @@ bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
         (void)cudaGetLastError();
         return false;
     }
-    const int64_t n = int64_t{1} << lg, elem = dtype == CHELA_DTYPE_F32 ? 4 : 2;
-    return (n + n / 16) * 8 + (p.L * elem + 15) / 16 * 16 <= optin;  // column_smem_bytes
+    return column_smem_bytes(lg, p.L, dtype == CHELA_DTYPE_F32 ? 4 : 2) <= optin;
 }
 
 void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores) {

@@ -20,6 +20,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <utility>
 
 namespace chela::cuda::fft {
@@ -30,6 +31,11 @@ __device__ __forceinline__ float2 cmul(float2 a, float2 b) {
     return make_float2(fmaf(a.x, b.x, -a.y * b.y), fmaf(a.x, b.y, a.y * b.x));
 }
 __device__ __forceinline__ float2 conj(float2 a) { return make_float2(a.x, -a.y); }
+
+// Shared memory of an N = 2^log_n point buffer: N float2 plus one pad element per 16.
+constexpr int64_t buffer_smem_bytes(int log_n) {
+    return ((int64_t{1} << log_n) + (int64_t{1} << log_n) / 16) * 8;
+}
 
 template <int LOG_N>
 struct Plan {
@@ -45,7 +51,7 @@ struct Plan {
     static constexpr int R0 = 1 << L0, R1 = 1 << L1, R2 = 1 << L2, R3 = 1 << L3;
     static constexpr int S0 = R1 * R2 * R3, S1 = R2 * R3, S2 = R3;
     static constexpr int kThreads = N / 16 < 64 ? 64 : (N / 16 > 512 ? 512 : N / 16);
-    static constexpr int kSmemBytes = (N + N / 16) * 8;
+    static constexpr int kSmemBytes = static_cast<int>(buffer_smem_bytes(LOG_N));
 
     __device__ __forceinline__ static int pad(int e) { return e + (e >> 4); }
     // Position of frequency k after the forward passes: the radix digits of k in reverse order.

@@ -49,7 +49,9 @@ ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dty
 void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParams& p, const ConvTensors& t,
                      ConvPath path) {
     if (p.B == 0 || p.L == 0 || p.d == 0) return;
-    if (path == ConvPath::kAuto) path = choose_conv_path(device, p, t.dtype);
+    const bool chip = path == ConvPath::kFft || path == ConvPath::kFftTensorCores;
+    if (path == ConvPath::kAuto) path = choose_conv_path(device, p, t.dtype);  // checks the fit itself
+    else if (chip && !conv::chip_fft_fits(device, p, t.dtype)) path = ConvPath::kFftCufft;
     conv::check(cudaSetDevice(device), "cudaSetDevice");
     auto stream = static_cast<cudaStream_t>(stream_ptr);
 
@@ -79,7 +81,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     a.long_dtype = t.w_dtypes[2];
     a.long_rev_dtype = t.w_dtypes[3];
     if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
-    else if ((path == ConvPath::kFft || path == ConvPath::kFftTensorCores) && conv::chip_fft_fits(device, p, t.dtype))
+    else if (path == ConvPath::kFft || path == ConvPath::kFftTensorCores)
         conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);
     else conv::run_fft(device, stream, p, a);
 }
