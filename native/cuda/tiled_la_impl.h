@@ -14,6 +14,7 @@ struct Plan {
     int dk = 0, dv = 0;
     int DK = 0, DVB = 0;     // tile sizes of the tensor-core kernel (0 = SIMT fp32 path)
     int dvblocks = 0;        // ceil(dv / DVB) (SIMT: ceil(dv / 32))
+    bool wgmma = false;      // tensor-core kernel generation: sm_90a wgmma, else mma.sync (tc_use_wgmma)
     int nseg = 1, seg_chunks = 0;
     size_t ws_seg = 0;       // bytes of segment start states [B, H, nseg, dk, dv] f32
     size_t ws_rowsq = 0;     // bytes of rmsnorm partial sums [B*L, nblk] f32
@@ -44,6 +45,11 @@ inline void tc_tiles(int dk, int* DK, int* DVB) {
 }
 
 void check_launch(const char* what);
+
+// The wgmma kernel where it exists: an sm_90 device and DK <= 128. CHELA_CUDA_LA_MMA=sync forces the
+// mma.sync kernel (A/B runs, and the tests run both); =wgmma on another device or tile falls back to
+// mma.sync; anything else is INVALID_ARGUMENT.
+bool tc_use_wgmma(int DK);
 
 // Bidirectional and/or denominator attention from causal passes (full_attention.cu); L == 0 and the
 // arguments are checked by the caller.

@@ -3,12 +3,14 @@
 
 #include "tiled_la_impl.h"
 #include "tiled_la_kernel.cuh"
+#include "tiled_la_wgmma.cuh"
 
 #include "core/error.h"
 
 namespace chela::cuda::tiled::la {
 
-template <class Tr, bool kStateOnly>
+// Tr: the kernel's traits (its tile sizes and shared memory); wgmma: the sm_90a kernel, else mma.sync.
+template <class Tr, bool kStateOnly, bool kWgmma>
 void launch_tc_one(const Launch& l) {
     const LinearAttentionParams& p = *l.p;
     const Plan& pl = *l.plan;
@@ -35,7 +37,10 @@ void launch_tc_one(const Launch& l) {
     a.seg_state = l.seg_state;
     a.rowsq = kStateOnly ? nullptr : l.rowsq;
     a.nblk = p.H * pl.dvblocks;
-    auto kernel = la_fwd_kernel<Tr, kStateOnly>;
+    auto kernel = [] {
+        if constexpr (kWgmma) return la_fwd_wgmma_kernel<Tr, kStateOnly>;
+        else return la_fwd_kernel<Tr, kStateOnly>;
+    }();
     const int smem = Tr::kSmemBytes;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess)
         check_launch("linear attention: cudaFuncSetAttribute");
@@ -47,13 +52,22 @@ void launch_tc_one(const Launch& l) {
 template <class T>
 void launch_tc(const Launch& l, bool state_only) {
     const int DK = l.plan->DK;
-    // 2 stages; DK <= 128 keeps two CTAs per SM (104 KB of shared memory each at DK 128).
+    // 2 stages; DK <= 128 keeps two CTAs per SM (104 KB of shared memory each at DK 128), both
+    // generations (the grid and the segment plan are the same).
     using T64 = Traits<T, 64, 64, 2, 2>;
     using T128 = Traits<T, 128, 64, 2, 2>;
     using T256 = Traits<T, 256, 32, 2, 1>;
-    if (DK == 64) state_only ? launch_tc_one<T64, true>(l) : launch_tc_one<T64, false>(l);
-    else if (DK == 128) state_only ? launch_tc_one<T128, true>(l) : launch_tc_one<T128, false>(l);
-    else if (DK == 256) state_only ? launch_tc_one<T256, true>(l) : launch_tc_one<T256, false>(l);
+    using W64 = WgmmaTraits<T, 64, 2>;
+    using W128 = WgmmaTraits<T, 128, 2>;
+    auto go = [&](auto tr, auto wgmma) {
+        using Tr = decltype(tr);
+        constexpr bool kW = decltype(wgmma)::value;
+        state_only ? launch_tc_one<Tr, true, kW>(l) : launch_tc_one<Tr, false, kW>(l);
+    };
+    const bool w = l.plan->wgmma;
+    if (DK == 64) w ? go(W64{}, std::true_type{}) : go(T64{}, std::false_type{});
+    else if (DK == 128) w ? go(W128{}, std::true_type{}) : go(T128{}, std::false_type{});
+    else if (DK == 256) go(T256{}, std::false_type{});
     else fail(CHELA_ERR_INTERNAL, "linear attention: no tile for dk ", DK);
 }
 

@@ -13,6 +13,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <mutex>
 #include <optional>
 
@@ -127,7 +129,9 @@ __global__ void __launch_bounds__(256) simt_f32_kernel(const float* q, const flo
     }
 }
 
-int sm_count() {
+// A device attribute of the current device, cached per device (the dispatcher asks on every call).
+template <cudaDeviceAttr kAttr>
+int cached_attribute() {
     static std::mutex mu;
     static int cache[64] = {0};
     int dev = 0;
@@ -135,10 +139,12 @@ int sm_count() {
     std::lock_guard<std::mutex> lock(mu);
     if (dev >= 0 && dev < 64 && cache[dev] > 0) return cache[dev];
     int n = 0;
-    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
+    if (cudaDeviceGetAttribute(&n, kAttr, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
     if (dev >= 0 && dev < 64) cache[dev] = n;
     return n;
 }
+int sm_count() { return cached_attribute<cudaDevAttrMultiProcessorCount>(); }
+int sm_major() { return cached_attribute<cudaDevAttrComputeCapabilityMajor>(); }
 
 Plan make_plan(const LinearAttentionParams& p) {
     if (p.B < 1 || p.L < 0 || p.H < 1 || p.e < 1 || p.f < 1)
@@ -170,6 +176,7 @@ Plan make_plan(const LinearAttentionParams& p) {
                  " must be multiples of 8 for bf16/f16");
         tc_tiles(pl.dk, &pl.DK, &pl.DVB);
         pl.dvblocks = (pl.dv + pl.DVB - 1) / pl.DVB;
+        pl.wgmma = tc_use_wgmma(pl.DK);
         const int64_t nchunks = std::max<int64_t>(1, (p.L + 63) / 64);
         if (nchunks > (int64_t(1) << 30)) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): L too long");
         int nseg = p.segments;
@@ -199,6 +206,18 @@ Plan make_plan(const LinearAttentionParams& p) {
 size_t align256(size_t n) { return (n + 255) / 256 * 256; }
 
 }  // namespace
+
+bool tc_use_wgmma(int DK) {
+    bool want = true;
+    if (const char* env = std::getenv("CHELA_CUDA_LA_MMA"); env != nullptr && *env != '\0') {
+        const std::string v(env);
+        if (v != "wgmma" && v != "sync")
+            fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_LA_MMA must be 'wgmma' or 'sync', got '", v, "'");
+        want = v == "wgmma";
+    }
+    // sm_90 only: the library's sm_90a code is the one that runs there (sm_80 code lacks wgmma)
+    return want && DK <= 128 && sm_major() == 9;
+}
 }  // namespace la
 
 size_t linear_attention_workspace_bytes(const LinearAttentionParams& p) {

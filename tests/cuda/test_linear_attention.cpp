@@ -333,6 +333,10 @@ int main(int argc, char** argv) {
       add(c); }
     { Case c; c.name = "bf16 B2 H1 dk128 dv1024 L2048 decay auto-seg"; c.B = 2; c.dk = 128; c.dv = 1024;
       c.L = 2048; c.decay = true; c.state_out = true; add(c); }
+    { Case c; c.name = "bf16 B2 H2 dk128 dv192 L333 decay rmsnorm state"; c.B = 2; c.H = 2; c.dk = 128;
+      c.dv = 192; c.L = 333; c.decay = c.state_in = c.state_out = true; c.norm = CHELA_ATTN_NORM_RMSNORM; add(c); }
+    { Case c; c.name = "f16 B1 H1 dk64 dv136 L129 silu segments=2 state"; c.dtype = hf; c.dk = 64; c.dv = 136;
+      c.L = 129; c.fm = CHELA_FEATURE_SILU; c.segments = 2; c.state_out = true; add(c); }
     { Case c; c.name = "f16 B2 H2 dk128 dv64 L1000 decay state"; c.dtype = hf; c.B = 2; c.H = 2; c.dk = 128;
       c.L = 1000; c.decay = c.state_in = c.state_out = true; add(c); }
     { Case c; c.name = "f16 B1 H1 dk64 dv64 L65 rmsnorm"; c.dtype = hf; c.L = 65; c.norm = CHELA_ATTN_NORM_RMSNORM;
@@ -346,14 +350,21 @@ int main(int argc, char** argv) {
 
     std::mt19937_64 rng(std::random_device{}());
     int failed = 0, ran = 0;
-    for (const Case& c : cases) {
-        if (!filter.empty() && c.name.find(filter) == std::string::npos) continue;
-        if (quick && c.L > 1000) continue;
-        if (small && !(c.name.find("L65") != std::string::npos || c.name.find("segments=5") != std::string::npos ||
-                       c.name.find("alias") != std::string::npos || c.name.find("dk256") != std::string::npos))
-            continue;
-        ++ran;
-        if (!run_case(c, rng)) ++failed;
+    // Every case under both generations of the tensor-core kernel: wgmma (sm_90a; elsewhere, and for
+    // dk > 128, this falls back to mma.sync) and mma.sync. The fp32 cases take the SIMT path either way.
+    for (const char* mma : {"wgmma", "sync"}) {
+        setenv("CHELA_CUDA_LA_MMA", mma, 1);
+        std::printf("-- CHELA_CUDA_LA_MMA=%s\n", mma);
+        for (const Case& c : cases) {
+            if (!filter.empty() && c.name.find(filter) == std::string::npos) continue;
+            if (quick && c.L > 1000) continue;
+            if (small && !(c.name.find("L65") != std::string::npos || c.name.find("segments=5") != std::string::npos || c.name.find("dv136") != std::string::npos ||
+                           c.name.find("alias") != std::string::npos || c.name.find("dk256") != std::string::npos))
+                continue;
+            if (mma[0] == 's' && c.dtype == f32) continue;
+            ++ran;
+            if (!run_case(c, rng)) ++failed;
+        }
     }
     chela::cuda::tiled::LinearAttentionParams p;
     p.B = 1; p.L = 64; p.e = 64; p.f = 64; p.H = 1; p.scale = 0.125f; p.attn_norm = CHELA_ATTN_NORM_NONE;
@@ -368,6 +379,9 @@ int main(int argc, char** argv) {
     failed += !expect_error("i32 -> DTYPE", CHELA_ERR_DTYPE, i32);
     chela::cuda::tiled::LinearAttentionParams rms = p; rms.attn_norm = CHELA_ATTN_NORM_RMSNORM;
     failed += !expect_error("rmsnorm without weight -> INVALID_ARGUMENT", CHELA_ERR_INVALID_ARGUMENT, rms);
-    std::printf("%s: %d of %d cases failed\n", failed ? "FAILED" : "PASSED", failed, ran + 5);
+    setenv("CHELA_CUDA_LA_MMA", "hmma", 1);
+    failed += !expect_error("CHELA_CUDA_LA_MMA=hmma -> INVALID_ARGUMENT", CHELA_ERR_INVALID_ARGUMENT, p);
+    unsetenv("CHELA_CUDA_LA_MMA");
+    std::printf("%s: %d of %d cases failed\n", failed ? "FAILED" : "PASSED", failed, ran + 6);
     return failed ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Nsight Compute profile of the CUDA linear attention kernels at the issue's first shape
-# (B8 H16 L16384 D128 bf16), through the C ABI: speed of light, occupancy, warp stall reasons,
+# (B8 H16 L16384 D128 bf16), through the C ABI, wgmma then mma.sync generation: speed of light, occupancy, warp stall reasons,
 # memory traffic. Run on the GPU machine from the repo root with .device carried; writes
 # $OUT/ncu_la.txt and prints the headline rows.
 set -uo pipefail
@@ -20,9 +20,12 @@ with torch.cuda.stream(torch.cuda.Stream()):
     q, k, v = (torch.randn(B, L, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
     o = torch.empty_like(v)
     ctx = capi.CudaContext(0)
-    capi.linear_attention(ctx, q, k, v, o, capi.la_options(H * D, H))
-    torch.cuda.synchronize()
-    print("ran; finite:", torch.isfinite(o).all().item())
+    import os
+    for mma in ("wgmma", "sync"):  # both kernel generations (CHELA_CUDA_LA_MMA)
+        os.environ["CHELA_CUDA_LA_MMA"] = mma
+        capi.linear_attention(ctx, q, k, v, o, capi.la_options(H * D, H))
+        torch.cuda.synchronize()
+        print(mma, "ran; finite:", torch.isfinite(o).all().item())
 PY
 echo "ncu rc=$?"
 grep -E "^  [a-z_]+.*la_fwd|Duration|DRAM Throughput|Memory Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per|Block Limit|Warp Cycles Per Issued|Stall|L2 Hit|L1/TEX Hit|Issue Slots|No Eligible|Active Warps Per" "$OUT/ncu_la.txt" | head -60
