@@ -44,8 +44,17 @@ void launch_tc_one(const Launch& l) {
     const int smem = Tr::kSmemBytes;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess)
         check_launch("linear attention: cudaFuncSetAttribute");
-    dim3 grid(pl.dvblocks, p.H, unsigned(p.B * pl.nseg));
-    kernel<<<grid, Tr::kThreads, smem, l.stream>>>(a);
+    constexpr int kGroups = [] {
+        if constexpr (kWgmma) return Tr::kGroups;
+        else return 1;
+    }();
+    dim3 grid((pl.dvblocks + kGroups - 1) / kGroups, p.H, unsigned(p.B * pl.nseg));
+    if constexpr (kWgmma) {
+        const TmaMaps maps = la_tma_maps(l, std::is_same_v<typename Tr::T, cutlass::bfloat16_t>);
+        kernel<<<grid, Tr::kThreads, smem, l.stream>>>(a, maps);
+    } else {
+        kernel<<<grid, Tr::kThreads, smem, l.stream>>>(a);
+    }
     check_launch(kStateOnly ? "linear attention (segment states)" : "linear attention");
 }
 
@@ -57,16 +66,20 @@ void launch_tc(const Launch& l, bool state_only) {
     using T64 = Traits<T, 64, 64, 2, 2>;
     using T128 = Traits<T, 128, 64, 2, 2>;
     using T256 = Traits<T, 256, 32, 2, 1>;
-    using W64 = WgmmaTraits<T, 64, 2>;
-    using W128 = WgmmaTraits<T, 128, 2>;
+    // wgmma: one warpgroup per CTA and 2 stages (two CTAs per SM), or two warpgroups sharing Q and K
+    // with 3 stages (one CTA per SM, 193 KB at DK 128).
+    using W64 = WgmmaTraits<T, 64, 2, 1>;
+    using W128 = WgmmaTraits<T, 128, 2, 1>;
+    using W64x2 = WgmmaTraits<T, 64, 3, 2>;
+    using W128x2 = WgmmaTraits<T, 128, 3, 2>;
     auto go = [&](auto tr, auto wgmma) {
         using Tr = decltype(tr);
         constexpr bool kW = decltype(wgmma)::value;
         state_only ? launch_tc_one<Tr, true, kW>(l) : launch_tc_one<Tr, false, kW>(l);
     };
-    const bool w = l.plan->wgmma;
-    if (DK == 64) w ? go(W64{}, std::true_type{}) : go(T64{}, std::false_type{});
-    else if (DK == 128) w ? go(W128{}, std::true_type{}) : go(T128{}, std::false_type{});
+    const bool w = l.plan->wgmma, w2 = w && l.plan->groups == 2;
+    if (DK == 64) w2 ? go(W64x2{}, std::true_type{}) : w ? go(W64{}, std::true_type{}) : go(T64{}, std::false_type{});
+    else if (DK == 128) w2 ? go(W128x2{}, std::true_type{}) : w ? go(W128{}, std::true_type{}) : go(T128{}, std::false_type{});
     else if (DK == 256) go(T256{}, std::false_type{});
     else fail(CHELA_ERR_INTERNAL, "linear attention: no tile for dk ", DK);
 }

@@ -177,16 +177,18 @@ Plan make_plan(const LinearAttentionParams& p) {
         tc_tiles(pl.dk, &pl.DK, &pl.DVB);
         pl.dvblocks = (pl.dv + pl.DVB - 1) / pl.DVB;
         pl.wgmma = tc_use_wgmma(pl.DK);
+        pl.groups = pl.wgmma ? tc_groups(pl.dvblocks, p.B * p.H) : 1;
+        pl.ctas_per_sm = pl.groups == 1 ? 2 : 1;
         const int64_t nchunks = std::max<int64_t>(1, (p.L + 63) / 64);
         if (nchunks > (int64_t(1) << 30)) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): L too long");
         int nseg = p.segments;
         if (nseg <= 0) {
-            // Fill the chip in ONE wave (two resident CTAs per SM): the H100 sweep (docs/gpu.md) showed
+            // Fill the chip in ONE wave (resident CTAs per SM x SMs): the H100 sweep (docs/gpu.md) showed
             // a partial second wave costs more than the parallelism gains (B2 H16 L64K: 5 segments
             // 2.01 ms, 4 segments 1.59 ms). A segment keeps >= 16 chunks so the pre-pass (which
             // re-reads k and v) stays small against the main pass.
-            const int64_t base = p.B * p.H * int64_t(pl.dvblocks);
-            const int64_t slots = 2 * int64_t(sm_count());
+            const int64_t base = p.B * p.H * int64_t((pl.dvblocks + pl.groups - 1) / pl.groups);
+            const int64_t slots = pl.ctas_per_sm * int64_t(sm_count());
             nseg = int(std::max<int64_t>(1, std::min<int64_t>(slots / base, nchunks / 16)));
         }
         int seg_chunks = int((nchunks + nseg - 1) / nseg);
@@ -217,6 +219,16 @@ bool tc_use_wgmma(int DK) {
     }
     // sm_90 only: the library's sm_90a code is the one that runs there (sm_80 code lacks wgmma)
     return want && DK <= 128 && sm_major() == 9;
+}
+
+int tc_groups(int dvblocks, int64_t batch_heads) {
+    int groups = dvblocks >= 2 && batch_heads * ((dvblocks + 1) / 2) >= int64_t(sm_count()) * 3 / 4 ? 2 : 1;
+    if (const char* env = std::getenv("CHELA_CUDA_LA_GROUPS"); env != nullptr && *env != '\0') {
+        const std::string v(env);
+        if (v != "1" && v != "2") fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_LA_GROUPS must be 1 or 2, got '", v, "'");
+        groups = v == "2" ? 2 : 1;
+    }
+    return groups;
 }
 }  // namespace la
 

@@ -352,16 +352,24 @@ int main(int argc, char** argv) {
     int failed = 0, ran = 0;
     // Every case under both generations of the tensor-core kernel: wgmma (sm_90a; elsewhere, and for
     // dk > 128, this falls back to mma.sync) and mma.sync. The fp32 cases take the SIMT path either way.
-    for (const char* mma : {"wgmma", "sync"}) {
+    // wgmma runs with one and with two warpgroups per CTA (two forced even where there is one value
+    // block: the second warpgroup is then out of range and must write nothing).
+    // Loads by TMA (dk, dv multiples of 64) and by cp.async (CHELA_CUDA_LA_TMA=0, and the other shapes).
+    struct Variant { const char* mma; const char* groups; const char* tma; };
+    for (const Variant var : {Variant{"wgmma", "2", "1"}, Variant{"wgmma", "1", "1"}, Variant{"wgmma", "2", "0"},
+                              Variant{"sync", "1", "0"}}) {
+        const char* mma = var.mma;
         setenv("CHELA_CUDA_LA_MMA", mma, 1);
-        std::printf("-- CHELA_CUDA_LA_MMA=%s\n", mma);
+        setenv("CHELA_CUDA_LA_GROUPS", var.groups, 1);
+        setenv("CHELA_CUDA_LA_TMA", var.tma, 1);
+        std::printf("-- CHELA_CUDA_LA_MMA=%s CHELA_CUDA_LA_GROUPS=%s CHELA_CUDA_LA_TMA=%s\n", mma, var.groups, var.tma);
         for (const Case& c : cases) {
             if (!filter.empty() && c.name.find(filter) == std::string::npos) continue;
             if (quick && c.L > 1000) continue;
             if (small && !(c.name.find("L65") != std::string::npos || c.name.find("segments=5") != std::string::npos || c.name.find("dv136") != std::string::npos ||
                            c.name.find("alias") != std::string::npos || c.name.find("dk256") != std::string::npos))
                 continue;
-            if (mma[0] == 's' && c.dtype == f32) continue;
+            if (c.dtype == f32 && !(var.groups[0] == '2' && var.tma[0] == '1')) continue;  // fp32: SIMT, once
             ++ran;
             if (!run_case(c, rng)) ++failed;
         }
@@ -382,6 +390,16 @@ int main(int argc, char** argv) {
     setenv("CHELA_CUDA_LA_MMA", "hmma", 1);
     failed += !expect_error("CHELA_CUDA_LA_MMA=hmma -> INVALID_ARGUMENT", CHELA_ERR_INVALID_ARGUMENT, p);
     unsetenv("CHELA_CUDA_LA_MMA");
-    std::printf("%s: %d of %d cases failed\n", failed ? "FAILED" : "PASSED", failed, ran + 6);
+    setenv("CHELA_CUDA_LA_GROUPS", "3", 1);
+    failed += !expect_error("CHELA_CUDA_LA_GROUPS=3 -> INVALID_ARGUMENT", CHELA_ERR_INVALID_ARGUMENT, p);
+    unsetenv("CHELA_CUDA_LA_GROUPS");
+    setenv("CHELA_CUDA_LA_MMA", "wgmma", 1);
+    setenv("CHELA_CUDA_LA_TMA", "yes", 1);
+    chela::cuda::tiled::LinearAttentionParams bf16p = p; bf16p.dtype = CHELA_DTYPE_BF16;
+    const bool hopper = prop.major == 9;  // elsewhere the wgmma kernel (and its TMA switch) is not used
+    if (hopper) failed += !expect_error("CHELA_CUDA_LA_TMA=yes -> INVALID_ARGUMENT", CHELA_ERR_INVALID_ARGUMENT, bf16p);
+    unsetenv("CHELA_CUDA_LA_TMA");
+    unsetenv("CHELA_CUDA_LA_MMA");
+    std::printf("%s: %d of %d cases failed\n", failed ? "FAILED" : "PASSED", failed, ran + 7 + (hopper ? 1 : 0));
     return failed ? 1 : 0;
 }

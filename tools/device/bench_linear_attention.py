@@ -30,7 +30,8 @@ import triton  # noqa: E402
 
 DT_BF16 = 1
 NORM_RMS, NORM_NONE = 0, 1
-lib = ctypes.CDLL(os.path.join(ROOT, ".device", "bin", "libchela_cuda_bench.so"))
+# CHELA_BENCH_LIB: another build of the entry (tools/device/la_phases.sh loads the phase-timing one)
+lib = ctypes.CDLL(os.environ.get("CHELA_BENCH_LIB") or os.path.join(ROOT, ".device", "bin", "libchela_cuda_bench.so"))
 lib.chela_cuda_bench_la.restype = ctypes.c_int
 lib.chela_cuda_bench_la.argtypes = [
     ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong,
@@ -189,19 +190,27 @@ def run_shape(B, H, L, D, Dv, dev, segs_sweep=()):
             ms = bench(f)
             log(f"{shape:28s} {'ours segments=' + str(sg):30s} {ms:8.4f} ms  {nbytes / ms / 1e9:6.3f} TB/s")
             rows.append(dict(kind="time", shape=shape, impl=f"ours segments={sg}", ms=round(ms, 4)))
-        # A/B of the kernel generation: the default (wgmma on sm_90) vs mma.sync (CHELA_CUDA_LA_MMA=sync)
-        os.environ["CHELA_CUDA_LA_MMA"] = "sync"
-        try:
-            f = Ours(q, k, v)
-            f.o.fill_(float("nan"))
-            err = rel_l2(f(), o_ref_sync := fla_la())
-            ms = bench(f)
-            del o_ref_sync
-        finally:
-            del os.environ["CHELA_CUDA_LA_MMA"]
-        res["ours mma.sync"] = ms
-        log(f"{shape:28s} {'ours mma.sync':30s} {ms:8.4f} ms  {nbytes / ms / 1e9:6.3f} TB/s  (rel_l2 vs fla {err:.1e})")
-        rows.append(dict(kind="time", shape=shape, impl="ours mma.sync", ms=round(ms, 4), rel_l2_vs_fla=err))
+        # A/B of the kernel variants against the default: mma.sync generation (CHELA_CUDA_LA_MMA=sync),
+        # wgmma with one or two warpgroups per CTA (CHELA_CUDA_LA_GROUPS)
+        o_ref = fla_la()
+        for name, env in [("ours mma.sync", dict(CHELA_CUDA_LA_MMA="sync")),
+                          ("ours wgmma 1 group", dict(CHELA_CUDA_LA_GROUPS="1")),
+                          ("ours wgmma 2 groups", dict(CHELA_CUDA_LA_GROUPS="2")),
+                          ("ours wgmma cp.async", dict(CHELA_CUDA_LA_TMA="0")),
+                          ("ours decay 1 group", dict(CHELA_CUDA_LA_GROUPS="1"))]:
+            os.environ.update(env)
+            try:
+                f = Ours(q, k, v, decay=decay if "decay" in name else None)
+                f.o.fill_(float("nan"))
+                err = rel_l2(f(), o_ref) if "decay" not in name else rel_l2(f(), ours_d.o)
+                ms = bench(f)
+            finally:
+                for key in env:
+                    del os.environ[key]
+            res[name] = ms
+            log(f"{shape:28s} {name:30s} {ms:8.4f} ms  {nbytes / ms / 1e9:6.3f} TB/s  (rel_l2 {err:.1e})")
+            rows.append(dict(kind="time", shape=shape, impl=name, ms=round(ms, 4), rel_l2=err))
+        del o_ref
     r1 = res["fla chunk_linear_attn"] / res["ours"]
     r2 = res["fla chunk_simple_gla(decay)"] / res["ours decay"]
     summary = dict(shape=shape, ours_ms=res["ours"], ours_again_ms=res["ours (again)"],
