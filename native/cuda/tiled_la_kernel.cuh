@@ -11,6 +11,7 @@
 #pragma once
 
 #include "feature_map.cuh"
+#include "tiled_la_chunk.cuh"
 
 #include <cute/tensor.hpp>
 #include <cutlass/numeric_types.h>
@@ -21,27 +22,6 @@
 namespace chela::cuda::tiled::la {
 
 using namespace cute;
-
-struct KernelArgs {
-    const void* q;
-    const void* k;
-    const void* v;
-    void* o;
-    bool o_f32;                 // o is f32 (written from the fp32 accumulators) instead of T
-    int64_t L;
-    int H, dk, dv;
-    int64_t ldqk, ldv;          // row strides (elements): e and f
-    float scale;
-    const float* decay;         // [H] or null
-    int feature_map;
-    const float* state_init;    // start states: [B, H, init_nseg, dk, dv] or null
-    int init_nseg;
-    int nseg, seg_chunks;       // L-segments (grid.z = B * nseg) and chunks per segment
-    float* state_out;           // [B, H, dk, dv] or null (written when nseg == 1)
-    float* seg_state;           // state-only pass: [B, H, nseg, dk, dv]
-    float* rowsq;               // rmsnorm partial sums [B*L, nblk] or null
-    int nblk;                   // H * dv-blocks
-};
 
 template <class T_, int DK_, int DVB_, int kStages_, int kMinBlocks_>
 struct Traits {
@@ -72,15 +52,6 @@ CUTE_HOST_DEVICE auto acc_to_a_layout(Layout acc) {
     auto l = logical_divide(acc, Shape<Underscore, Underscore, _2>{});
     return make_layout(make_layout(get<0>(l), get<2, 0>(l)), get<1>(l), get<2, 1>(l));
 }
-
-CUTE_DEVICE void cp_async16(void* smem, const void* gmem, bool pred) {
-    uint32_t s = cast_smem_ptr_to_uint(smem);
-    int sz = pred ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(sz));
-}
-CUTE_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-CUTE_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 
 template <class Tr, bool kStateOnly>
@@ -121,15 +92,8 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
         Tensor tk = make_tensor(make_smem_ptr(sk), typename Tr::LayoutQK{});
         Tensor tv = make_tensor(make_smem_ptr(sv), typename Tr::LayoutV{});
         const int64_t t0 = int64_t(c) * C;
-        constexpr int QK16 = DK / 8, V16 = DVB / 8;
-        CUTE_UNROLL
-        for (int i = tid; i < C * QK16; i += NT) {
-            const int r = i / QK16, cc = (i % QK16) * 8;
-            const bool ok = t0 + r < L && cc < dk;
-            const int64_t off = ok ? (t0 + r) * a.ldqk + cc : 0;
-            if (!kStateOnly) cp_async16(&tq(r, cc), gq + off, ok);
-            cp_async16(&tk(r, cc), gk + off, ok);
-        }
+        constexpr int V16 = DVB / 8;
+        cp_async_qk<C, DK, NT, !kStateOnly>(tq, tk, gq, gk, a.ldqk, t0, L, dk, tid);
         CUTE_UNROLL
         for (int i = tid; i < C * V16; i += NT) {
             const int r = i / V16, cc = (i % V16) * 8;
@@ -158,17 +122,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
     // ---- running state: registers (fp32), initial value from state_init
     Tensor accS = partition_fragment_C(mma, Shape<Int<DK>, Int<DVB>>{});
     Tensor cS = thr.partition_C(make_identity_tensor(Shape<Int<DK>, Int<DVB>>{}));
-    if (a.state_init != nullptr) {
-        const float* s0 = a.state_init + ((int64_t(b) * a.H + h) * a.init_nseg + (a.init_nseg > 1 ? seg : 0)) *
-                                             int64_t(dk) * dv;
-        CUTE_UNROLL
-        for (int i = 0; i < size(accS); ++i) {
-            const int d = get<0>(cS(i)), c = col0 + get<1>(cS(i));
-            accS(i) = (d < dk && c < dv) ? s0[int64_t(d) * dv + c] : 0.f;
-        }
-    } else {
-        clear(accS);
-    }
+    load_start_state(accS, cS, a, b, h, seg, col0);
     if (!kStateOnly) {
         Tensor tsS = thr.partition_C(sS);
         CUTE_UNROLL
@@ -208,13 +162,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
         Tensor sVt = make_tensor(make_smem_ptr(sv_ptr), typename Tr::LayoutVt{});
 
         if (a.feature_map != 0) {  // phi on the valid part of the tiles, in place
-            for (int i = tid; i < C * DK; i += NT) {
-                const int r = i / DK, d = i % DK;
-                if (r < n && d < dk) {
-                    if (!kStateOnly) sQ(r, d) = static_cast<T>(feature_map(a.feature_map, float(sQ(r, d))));
-                    sK(r, d) = static_cast<T>(feature_map(a.feature_map, float(sK(r, d))));
-                }
-            }
+            apply_feature_map<C, NT, !kStateOnly>(sQ, sK, a.feature_map, n, dk, tid);
             __syncthreads();
         }
 
@@ -242,13 +190,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
                 gemm(mma, rQ(_, _, kk), rSt(_, _, kk), accO);
             }
             // ---- causal decayed mask on A, inter-chunk row factor on O
-            CUTE_UNROLL
-            for (int i = 0; i < size(accA); ++i) {
-                const int r = get<0>(cA(i)), j = get<1>(cA(i));
-                accA(i) = j <= r ? accA(i) * (s * lam[r - j]) : 0.f;
-            }
-            CUTE_UNROLL
-            for (int i = 0; i < size(accO); ++i) accO(i) *= s * lam[get<0>(cO(i)) + 1];
+            mask_scores(accA, cA, accO, cO, lam, s, has_decay);
         }
         // state decay over the chunk
         {
@@ -256,18 +198,9 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
             CUTE_UNROLL
             for (int i = 0; i < size(accS); ++i) accS(i) *= ln;
         }
-        // A enters the A.V product as hi + lo, both in T: one rounding of A to bf16 alone costs
-        // ~1e-3 relative, as much as the output's own rounding (docs/gpu.md, accuracy notes).
         Tensor rP = make_tensor<T>(accA.layout());
         Tensor rPlo = make_tensor<T>(accA.layout());
-        if constexpr (!kStateOnly) {
-            CUTE_UNROLL
-            for (int i = 0; i < size(accA); ++i) {
-                const T hi = static_cast<T>(accA(i));
-                rP(i) = hi;
-                rPlo(i) = static_cast<T>(accA(i) - static_cast<float>(hi));
-            }
-        }
+        if constexpr (!kStateOnly) split_hi_lo(accA, rP, rPlo);
         Tensor tOrP = make_tensor(rP.data(), acc_to_a_layout(rP.layout()));
         Tensor tOrPlo = make_tensor(rPlo.data(), acc_to_a_layout(rPlo.layout()));
 
@@ -302,34 +235,9 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
         }
 
         if constexpr (!kStateOnly) {
-            // rmsnorm partial sums of squares per row (fp32, before rounding)
-            if (a.rowsq != nullptr) {
-                // each thread holds two rows (r0 = 16*warp + lane/4, r0 + 8) of the 64-row tile
-                float sq0 = 0.f, sq1 = 0.f;
-                const int r0 = get<0>(cO(0));
-                CUTE_UNROLL
-                for (int i = 0; i < size(accO); ++i) {
-                    const float x = accO(i);
-                    if (get<0>(cO(i)) == r0) sq0 += x * x; else sq1 += x * x;
-                }
-                sq0 += __shfl_xor_sync(0xffffffffu, sq0, 1);
-                sq0 += __shfl_xor_sync(0xffffffffu, sq0, 2);
-                sq1 += __shfl_xor_sync(0xffffffffu, sq1, 1);
-                sq1 += __shfl_xor_sync(0xffffffffu, sq1, 2);
-                if ((tid & 3) == 0) {
-                    const int blk = h * (a.nblk / a.H) + dvb;
-                    if (r0 < n) a.rowsq[(int64_t(b) * L + t0 + r0) * a.nblk + blk] = sq0;
-                    if (r0 + 8 < n) a.rowsq[(int64_t(b) * L + t0 + r0 + 8) * a.nblk + blk] = sq1;
-                }
-            }
+            if (a.rowsq != nullptr) write_row_sumsq(accO, cO, a, tid, b, t0, n, h * (a.nblk / a.H) + dvb);
             if (a.o_f32) {
-                // fp32 output straight from the accumulators: no rounding to T on the way out
-                float* gof = static_cast<float*>(a.o) + int64_t(b) * L * a.ldv + int64_t(h) * dv + col0;
-                CUTE_UNROLL
-                for (int i = 0; i < size(accO); ++i) {
-                    const int r = get<0>(cO(i)), cc = get<1>(cO(i));
-                    if (r < n && col0 + cc < dv) gof[(t0 + r) * a.ldv + cc] = accO(i);
-                }
+                store_o_f32(accO, cO, a, b, h, col0, t0, n);
             } else {
                 Tensor tsO = thr.partition_C(sO);
                 CUTE_UNROLL
@@ -338,33 +246,14 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) la_fwd_kernel(co
         }
         __syncthreads();  // sO complete; every warp is done with this stage and with sS
         if constexpr (!kStateOnly) {
-            constexpr int V16 = DVB / 8;
-            if (!a.o_f32) {
-                CUTE_UNROLL
-                for (int i = tid; i < C * V16; i += NT) {
-                    const int r = i / V16, cc = (i % V16) * 8;
-                    if (r < n && col0 + cc < dv)
-                        *reinterpret_cast<uint4*>(go + (t0 + r) * a.ldv + cc) =
-                            *reinterpret_cast<const uint4*>(&sO(r, cc));
-                }
-            }
+            if (!a.o_f32) store_o_rows<C, DVB, NT>(sO, go, a.ldv, t0, n, col0, dv, tid);
             Tensor tsS = thr.partition_C(sS);
             CUTE_UNROLL
             for (int i = 0; i < size(accS); ++i) tsS(i) = static_cast<T>(accS(i));
         }
     }
     cp_async_wait<0>();
-
-    float* dst = nullptr;
-    if (kStateOnly) dst = a.seg_state + ((int64_t(b) * a.H + h) * a.nseg + seg) * int64_t(dk) * dv;
-    else if (a.nseg == 1) dst = a.state_out ? a.state_out + (int64_t(b) * a.H + h) * int64_t(dk) * dv : nullptr;
-    if (dst != nullptr) {
-        CUTE_UNROLL
-        for (int i = 0; i < size(accS); ++i) {
-            const int d = get<0>(cS(i)), c = col0 + get<1>(cS(i));
-            if (d < dk && c < dv) dst[int64_t(d) * dv + c] = accS(i);
-        }
-    }
+    store_end_state(accS, cS, a, b, h, seg, col0, kStateOnly);
 }
 
 }  // namespace chela::cuda::tiled::la

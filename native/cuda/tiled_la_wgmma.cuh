@@ -115,25 +115,6 @@ struct PhaseClock {
 
 CUTE_DEVICE void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
-// In-place pass over the valid rows (< n) of a (row, col) shared-memory tile of T whose 8-element
-// granules are contiguous: f(row, x) on every element of the row's granules below `cols`, 16 bytes per
-// access (element-wise indexing of the swizzled tile cost ~1 ms per call at B8 H16 L16K, run 29).
-template <int kThreads, class Tensor, class F>
-CUTE_DEVICE void map_rows_inplace(Tensor& t, int rows, int cols, int n, int tid, F f) {
-    using T = typename Tensor::value_type;
-    const int granules = cols / 8;
-    for (int i = tid; i < rows * granules; i += kThreads) {
-        const int r = i / granules, cc = (i % granules) * 8;
-        if (r >= n) continue;
-        uint4* p = reinterpret_cast<uint4*>(&t(r, cc));
-        uint4 u = *p;
-        T* e = reinterpret_cast<T*>(&u);
-        CUTE_UNROLL
-        for (int k = 0; k < 8; ++k) e[k] = static_cast<T>(f(r, static_cast<float>(e[k])));
-        *p = u;
-    }
-}
-
 template <class Tr, bool kStateOnly>
 __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
     la_fwd_wgmma_kernel(const KernelArgs a, const __grid_constant__ TmaMaps tma) {
@@ -208,15 +189,8 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
         Tensor tq = make_tensor(make_smem_ptr(sq), typename Tr::LayoutQK{});
         Tensor tk = make_tensor(make_smem_ptr(sk), typename Tr::LayoutQK{});
         const int64_t t0 = int64_t(c) * C;
-        constexpr int QK16 = DK / 8, V16 = DVB / 8;
-        CUTE_UNROLL
-        for (int i = tid; i < C * QK16; i += NT) {
-            const int r = i / QK16, cc = (i % QK16) * 8;
-            const bool ok = t0 + r < L && cc < dk;
-            const int64_t off = ok ? (t0 + r) * a.ldqk + cc : 0;
-            if (!kStateOnly) cp_async16(&tq(r, cc), gq + off, ok);
-            cp_async16(&tk(r, cc), gk + off, ok);
-        }
+        constexpr int V16 = DVB / 8;
+        cp_async_qk<C, DK, NT, !kStateOnly>(tq, tk, gq, gk, a.ldqk, t0, L, dk, tid);
         CUTE_UNROLL
         for (int i = tid; i < Tr::kGroups * C * V16; i += NT) {
             const int gg = i / (C * V16), r = (i / V16) % C, cc = (i % V16) * 8;
@@ -251,17 +225,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
     // ---- running state: registers (fp32), (d, col) coordinates; initial value from state_init
     Tensor accS = partition_fragment_C(mma_kv, Shape<Int<DK>, Int<DVB>>{});
     Tensor cS = thr_kv.partition_C(make_identity_tensor(Shape<Int<DK>, Int<DVB>>{}));
-    if (a.state_init != nullptr) {
-        const float* s0 = a.state_init + ((int64_t(b) * a.H + h) * a.init_nseg + (a.init_nseg > 1 ? seg : 0)) *
-                                             int64_t(dk) * dv;
-        CUTE_UNROLL
-        for (int i = 0; i < size(accS); ++i) {
-            const int d = get<0>(cS(i)), c = col0 + get<1>(cS(i));
-            accS(i) = (d < dk && c < dv) ? s0[int64_t(d) * dv + c] : 0.f;
-        }
-    } else {
-        clear(accS);
-    }
+    load_start_state(accS, cS, a, b, h, seg, col0);
     auto store_state_copy = [&] {  // S as T into shared memory: the B operand of the next Q S
         Tensor r = make_tensor<T>(accS.layout());
         CUTE_UNROLL
@@ -306,10 +270,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
         Tensor sV = make_tensor(make_smem_ptr(sv_ptr), typename Tr::LayoutV{});
 
         if (a.feature_map != 0) {  // phi on the valid part of the tiles, in place
-            const int fm = a.feature_map;
-            auto phi = [fm](int, float x) { return feature_map(fm, x); };
-            if (!kStateOnly) map_rows_inplace<NT>(sQ, C, dk, n, tid, phi);
-            map_rows_inplace<NT>(sK, C, dk, n, tid, phi);
+            apply_feature_map<C, NT, !kStateOnly>(sQ, sK, a.feature_map, n, dk, tid);
             fence_async_shared();
             __syncthreads();
         }
@@ -332,21 +293,8 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
             warpgroup_fence_operand(accA);
             warpgroup_fence_operand(accO);
             clk.mark(2);
-            // ---- causal decayed mask on A, inter-chunk row factor on O (no table reads without decay)
-            if (has_decay) {
-                CUTE_UNROLL
-                for (int i = 0; i < size(accA); ++i) {
-                    const int r = get<0>(cA(i)), j = get<1>(cA(i));
-                    accA(i) = j <= r ? accA(i) * (s * lam[r - j]) : 0.f;
-                }
-                CUTE_UNROLL
-                for (int i = 0; i < size(accO); ++i) accO(i) *= s * lam[get<0>(cO(i)) + 1];
-            } else {
-                CUTE_UNROLL
-                for (int i = 0; i < size(accA); ++i) accA(i) = get<1>(cA(i)) <= get<0>(cA(i)) ? accA(i) * s : 0.f;
-                CUTE_UNROLL
-                for (int i = 0; i < size(accO); ++i) accO(i) *= s;
-            }
+            // ---- causal decayed mask on A, inter-chunk row factor on O
+            mask_scores(accA, cA, accO, cO, lam, s, has_decay);
         }
         {   // state decay over the chunk
             const float ln = lam[n];
@@ -362,17 +310,9 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
             fence_async_shared();
             __syncthreads();
         }
-        // A enters the A.V product as hi + lo, both in T (see tiled_la_kernel.cuh)
         Tensor rP = make_tensor<T>(accA.layout());
         Tensor rPlo = make_tensor<T>(accA.layout());
-        if constexpr (!kStateOnly) {
-            CUTE_UNROLL
-            for (int i = 0; i < size(accA); ++i) {
-                const T hi = static_cast<T>(accA(i));
-                rP(i) = hi;
-                rPlo(i) = static_cast<T>(accA(i) - static_cast<float>(hi));
-            }
-        }
+        if constexpr (!kStateOnly) split_hi_lo(accA, rP, rPlo);
         clk.mark(3);
         Tensor tPa = make_tensor(rP.data(), wgmma_acc_to_a_layout(rP.layout()));
         Tensor tPalo = make_tensor(rPlo.data(), wgmma_acc_to_a_layout(rPlo.layout()));
@@ -406,32 +346,10 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
         }
 
         if constexpr (!kStateOnly) {
-            if (a.rowsq != nullptr) {
-                // each thread holds two rows (r0 = 16*warp + lane/4, r0 + 8) of the 64-row tile
-                float sq0 = 0.f, sq1 = 0.f;
-                const int r0 = get<0>(cO(0));
-                CUTE_UNROLL
-                for (int i = 0; i < size(accO); ++i) {
-                    const float x = accO(i);
-                    if (get<0>(cO(i)) == r0) sq0 += x * x; else sq1 += x * x;
-                }
-                sq0 += __shfl_xor_sync(0xffffffffu, sq0, 1);
-                sq0 += __shfl_xor_sync(0xffffffffu, sq0, 2);
-                sq1 += __shfl_xor_sync(0xffffffffu, sq1, 1);
-                sq1 += __shfl_xor_sync(0xffffffffu, sq1, 2);
-                if ((wtid & 3) == 0 && col0 < dv) {
-                    const int blk = h * (a.nblk / a.H) + dvb * Tr::kGroups + g;
-                    if (r0 < n) a.rowsq[(int64_t(b) * L + t0 + r0) * a.nblk + blk] = sq0;
-                    if (r0 + 8 < n) a.rowsq[(int64_t(b) * L + t0 + r0 + 8) * a.nblk + blk] = sq1;
-                }
-            }
+            if (a.rowsq != nullptr && col0 < dv)  // (a warpgroup past dv has no rowsq column)
+                write_row_sumsq(accO, cO, a, wtid, b, t0, n, h * (a.nblk / a.H) + dvb * Tr::kGroups + g);
             if (a.o_f32) {
-                float* gof = static_cast<float*>(a.o) + int64_t(b) * L * a.ldv + int64_t(h) * dv + col0;
-                CUTE_UNROLL
-                for (int i = 0; i < size(accO); ++i) {
-                    const int r = get<0>(cO(i)), cc = get<1>(cO(i));
-                    if (r < n && col0 + cc < dv) gof[(t0 + r) * a.ldv + cc] = accO(i);
-                }
+                store_o_f32(accO, cO, a, b, h, col0, t0, n);
             } else {
                 Tensor r = make_tensor<T>(accO.layout());
                 CUTE_UNROLL
@@ -441,16 +359,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
         }
         __syncthreads();  // sO complete; every warp is done with this stage
         if constexpr (!kStateOnly) {
-            constexpr int V16 = DVB / 8;
-            if (!a.o_f32) {
-                CUTE_UNROLL
-                for (int i = wtid; i < C * V16; i += GT) {
-                    const int r = i / V16, cc = (i % V16) * 8;
-                    if (r < n && col0 + cc < dv)
-                        *reinterpret_cast<uint4*>(go + (t0 + r) * a.ldv + cc) =
-                            *reinterpret_cast<const uint4*>(&sO(r, cc));
-                }
-            }
+            if (!a.o_f32) store_o_rows<C, DVB, GT>(sO, go, a.ldv, t0, n, col0, dv, wtid);
             store_state_copy();  // read by the next chunk's Q S after its fence + barrier
         }
         clk.mark(5);
@@ -458,16 +367,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks)
     clk.report(kStateOnly ? "state-only" : "main", c_end - c_begin);
     cp_async_wait<0>();
 
-    float* dst = nullptr;
-    if (kStateOnly) dst = a.seg_state + ((int64_t(b) * a.H + h) * a.nseg + seg) * int64_t(dk) * dv;
-    else if (a.nseg == 1) dst = a.state_out ? a.state_out + (int64_t(b) * a.H + h) * int64_t(dk) * dv : nullptr;
-    if (dst != nullptr) {
-        CUTE_UNROLL
-        for (int i = 0; i < size(accS); ++i) {
-            const int d = get<0>(cS(i)), c = col0 + get<1>(cS(i));
-            if (d < dk && c < dv) dst[int64_t(d) * dv + c] = accS(i);
-        }
-    }
+    store_end_state(accS, cS, a, b, h, seg, col0, kStateOnly);
 #endif
 }
 
