@@ -4,6 +4,7 @@
 #include "short_long_conv.h"
 
 #include "conv_common.cuh"
+#include "env_switch.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -38,10 +39,7 @@ int64_t direct_threshold() {
 ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dtype) {
     const int64_t K = std::min(p.Lk, p.L);
     if (K <= direct_threshold()) return ConvPath::kDirect;
-    const char* env = std::getenv("CHELA_CUDA_CONV_FFT");
-    const std::string fft = env != nullptr ? env : "";
-    if (!fft.empty() && fft != "chip" && fft != "tc" && fft != "cufft")
-        fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_FFT: '", fft, "' is none of 'chip', 'tc', 'cufft'");
+    const std::string fft = env_switch("CHELA_CUDA_CONV_FFT", {"chip", "tc", "cufft"});
     if (fft == "cufft" || !conv::chip_fft_fits(device, p, dtype)) return ConvPath::kFftCufft;
     return fft == "tc" ? ConvPath::kFftTensorCores : ConvPath::kFft;
 }

@@ -17,7 +17,6 @@ struct Plan {
     int dvblocks = 0;        // ceil(dv / DVB) (SIMT: ceil(dv / 32))
     bool wgmma = false;      // tensor-core kernel generation: sm_90a wgmma, else mma.sync (tc_use_wgmma)
     int groups = 1;          // wgmma: value-column blocks (warpgroups) per CTA sharing Q and K (tc_groups)
-    int ctas_per_sm = 2;     // resident CTAs per SM of the chosen kernel (the segment count fills them)
     int nseg = 1, seg_chunks = 0;
     size_t ws_seg = 0;       // bytes of segment start states [B, H, nseg, dk, dv] f32
     size_t ws_rowsq = 0;     // bytes of rmsnorm partial sums [B*L, nblk] f32

@@ -27,7 +27,7 @@ template <class T_, int DK_, int DVB_, int kStages_, int kMinBlocks_>
 struct Traits {
     using T = T_;
     static constexpr int C = 64, DK = DK_, DVB = DVB_, kThreads = 128, kStages = kStages_;
-    static constexpr int kMinBlocks = kMinBlocks_;
+    static constexpr int kMinBlocks = kMinBlocks_, kGroups = 1;  // value-column blocks per CTA
     using MmaOp = std::conditional_t<std::is_same_v<T, cutlass::half_t>, SM80_16x8x16_F32F16F16F32_TN,
                                      SM80_16x8x16_F32BF16BF16F32_TN>;
     using TiledMma = TiledMMA<MMA_Atom<MmaOp>, Layout<Shape<_4, _1, _1>>, Tile<_64, _16, _16>>;

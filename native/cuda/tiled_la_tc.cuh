@@ -44,11 +44,7 @@ void launch_tc_one(const Launch& l) {
     const int smem = Tr::kSmemBytes;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess)
         check_launch("linear attention: cudaFuncSetAttribute");
-    constexpr int kGroups = [] {
-        if constexpr (kWgmma) return Tr::kGroups;
-        else return 1;
-    }();
-    dim3 grid((pl.dvblocks + kGroups - 1) / kGroups, p.H, unsigned(p.B * pl.nseg));
+    dim3 grid((pl.dvblocks + Tr::kGroups - 1) / Tr::kGroups, p.H, unsigned(p.B * pl.nseg));
     if constexpr (kWgmma) {
         const TmaMaps maps = la_tma_maps(l, std::is_same_v<typename Tr::T, cutlass::bfloat16_t>);
         kernel<<<grid, Tr::kThreads, smem, l.stream>>>(a, maps);
@@ -77,9 +73,14 @@ void launch_tc(const Launch& l, bool state_only) {
         constexpr bool kW = decltype(wgmma)::value;
         state_only ? launch_tc_one<Tr, true, kW>(l) : launch_tc_one<Tr, false, kW>(l);
     };
-    const bool w = l.plan->wgmma, w2 = w && l.plan->groups == 2;
-    if (DK == 64) w2 ? go(W64x2{}, std::true_type{}) : w ? go(W64{}, std::true_type{}) : go(T64{}, std::false_type{});
-    else if (DK == 128) w2 ? go(W128x2{}, std::true_type{}) : w ? go(W128{}, std::true_type{}) : go(T128{}, std::false_type{});
+    // the plan's generation and warpgroup count pick among a dk's tiles
+    auto go_dk = [&](auto sync_tiles, auto wgmma_1, auto wgmma_2) {
+        if (!l.plan->wgmma) go(sync_tiles, std::false_type{});
+        else if (l.plan->groups == 2) go(wgmma_2, std::true_type{});
+        else go(wgmma_1, std::true_type{});
+    };
+    if (DK == 64) go_dk(T64{}, W64{}, W64x2{});
+    else if (DK == 128) go_dk(T128{}, W128{}, W128x2{});
     else if (DK == 256) go(T256{}, std::false_type{});
     else fail(CHELA_ERR_INTERNAL, "linear attention: no tile for dk ", DK);
 }

@@ -1,12 +1,9 @@
 // Host side of the wgmma linear attention's TMA loads: the tensor maps of q, k and v for one call.
 // cuTensorMapEncodeTiled is a driver function; the runtime hands it out (no link against libcuda).
 #include "tiled_la_impl.h"
-
-#include "core/error.h"
+#include "env_switch.h"
 
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 
 namespace chela::cuda::tiled::la {
 namespace {
@@ -46,11 +43,7 @@ bool encode(EncodeTiled fn, CUtensorMap* map, bool bf16, const void* base, int64
 TmaMaps la_tma_maps(const Launch& l, bool bf16) {
     TmaMaps maps{};
     maps.on = false;
-    if (const char* env = std::getenv("CHELA_CUDA_LA_TMA"); env != nullptr && *env != '\0') {
-        const std::string v(env);
-        if (v != "0" && v != "1") fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_LA_TMA must be 0 or 1, got '", v, "'");
-        if (v == "0") return maps;
-    }
+    if (env_switch("CHELA_CUDA_LA_TMA", {"0", "1"}) == "0") return maps;
     const LinearAttentionParams& p = *l.p;
     const Plan& pl = *l.plan;
     // Boxes are 64 columns of one head: dk and dv multiples of 64 keep them inside the head (the

@@ -29,7 +29,6 @@
 #include <cute/atom/mma_traits_sm90_gmma.hpp>
 #include <cutlass/arch/barrier.h>
 
-
 namespace chela::cuda::tiled::la {
 
 template <class T_, int DK_, int kStages_, int kGroups_>

@@ -2,6 +2,7 @@
 // the rmsnorm finish, and the fp32 SIMT path. The tensor-core kernel is in tiled_la_kernel.cuh.
 #include "tiled_linear_attention.h"
 #include "tiled_la_impl.h"
+#include "env_switch.h"
 #include "feature_map.cuh"
 #include "numeric.cuh"
 #include "stream_buffer.cuh"
@@ -13,7 +14,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <mutex>
 #include <optional>
@@ -178,7 +178,6 @@ Plan make_plan(const LinearAttentionParams& p) {
         pl.dvblocks = (pl.dv + pl.DVB - 1) / pl.DVB;
         pl.wgmma = tc_use_wgmma(pl.DK);
         pl.groups = pl.wgmma ? tc_groups(pl.dvblocks, p.B * p.H) : 1;
-        pl.ctas_per_sm = pl.groups == 1 ? 2 : 1;
         const int64_t nchunks = std::max<int64_t>(1, (p.L + 63) / 64);
         if (nchunks > (int64_t(1) << 30)) fail(CHELA_ERR_UNSUPPORTED, "linear attention (cuda): L too long");
         int nseg = p.segments;
@@ -188,7 +187,8 @@ Plan make_plan(const LinearAttentionParams& p) {
             // 2.01 ms, 4 segments 1.59 ms). A segment keeps >= 16 chunks so the pre-pass (which
             // re-reads k and v) stays small against the main pass.
             const int64_t base = p.B * p.H * int64_t((pl.dvblocks + pl.groups - 1) / pl.groups);
-            const int64_t slots = pl.ctas_per_sm * int64_t(sm_count());
+            const int64_t ctas_per_sm = pl.groups == 1 ? 2 : 1;  // resident CTAs per SM (two groups: one CTA)
+            const int64_t slots = ctas_per_sm * int64_t(sm_count());
             nseg = int(std::max<int64_t>(1, std::min<int64_t>(slots / base, nchunks / 16)));
         }
         int seg_chunks = int((nchunks + nseg - 1) / nseg);
@@ -210,25 +210,15 @@ size_t align256(size_t n) { return (n + 255) / 256 * 256; }
 }  // namespace
 
 bool tc_use_wgmma(int DK) {
-    bool want = true;
-    if (const char* env = std::getenv("CHELA_CUDA_LA_MMA"); env != nullptr && *env != '\0') {
-        const std::string v(env);
-        if (v != "wgmma" && v != "sync")
-            fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_LA_MMA must be 'wgmma' or 'sync', got '", v, "'");
-        want = v == "wgmma";
-    }
+    const bool want = env_switch("CHELA_CUDA_LA_MMA", {"wgmma", "sync"}) != "sync";
     // sm_90 only: the library's sm_90a code is the one that runs there (sm_80 code lacks wgmma)
     return want && DK <= 128 && sm_major() == 9;
 }
 
 int tc_groups(int dvblocks, int64_t batch_heads) {
-    int groups = dvblocks >= 2 && batch_heads * ((dvblocks + 1) / 2) >= int64_t(sm_count()) * 3 / 4 ? 2 : 1;
-    if (const char* env = std::getenv("CHELA_CUDA_LA_GROUPS"); env != nullptr && *env != '\0') {
-        const std::string v(env);
-        if (v != "1" && v != "2") fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_LA_GROUPS must be 1 or 2, got '", v, "'");
-        groups = v == "2" ? 2 : 1;
-    }
-    return groups;
+    const std::string forced = env_switch("CHELA_CUDA_LA_GROUPS", {"1", "2"});
+    if (!forced.empty()) return forced == "2" ? 2 : 1;
+    return dvblocks >= 2 && batch_heads * ((dvblocks + 1) / 2) >= int64_t(sm_count()) * 3 / 4 ? 2 : 1;
 }
 }  // namespace la
 
