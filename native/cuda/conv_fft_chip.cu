@@ -24,6 +24,7 @@
 #include "fft_smem_tc.cuh"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace chela::cuda::conv {
 
@@ -65,31 +66,59 @@ __device__ __forceinline__ void copy_column(T* dst, const T* src, int n) {
     for (int i = done + threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
 }
 
-template <int LOG_N>
+// Scales the N points in sm so that none exceeds 1 in magnitude (the fp16 operands of the
+// tensor-core transform then keep their range whatever the data) and returns the factor that
+// undoes it; amax is this thread's share of the maximum. Contains barriers: call from all threads.
+template <class P>
+__device__ __forceinline__ float normalise_for_tc(float2* sm, float amax) {
+    __shared__ float warp_max[32];
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
+    __syncthreads();
+    for (int i = 0; i < P::kThreads / 32; ++i) amax = fmaxf(amax, warp_max[i]);
+    if (!(amax > 0.0f) || !isfinite(amax)) return 1.0f;  // zeros stay zeros; non-finite data stays so
+    const float s = 1.0f / amax;
+    for (int n = threadIdx.x; n < P::N; n += blockDim.x) {
+        const float2 z = sm[P::pad(n)];
+        sm[P::pad(n)] = make_float2(z.x * s, z.y * s);
+    }
+    return amax;
+}
+
+template <int LOG_N, bool TC>
 __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     kernel_spectra(float2* __restrict__ spectra, const void* wl, int wl_dtype, const void* wr, int wr_dtype,
                    int64_t Lk, int K) {
-    using P = Plan<LOG_N>;
+    using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
     extern __shared__ float2 sm[];
     float* smf = reinterpret_cast<float*>(sm);
     const int64_t c = blockIdx.x;
     const int n2 = 2 * P::N;
     // The length-2N circular kernel h as packed real samples: causal taps at 0..K-1, anti-causal
     // taps at 2N-1 .. 2N-K+1, zeros between (independent loads: coalesced and all in flight).
+    float amax = 0.0f;
 #pragma unroll 4
     for (int m = threadIdx.x; m < n2; m += blockDim.x) {
         float v = 0.0f;
         if (m < K) v = load_any(wl, wl_dtype, c * Lk + m);
         else if (wr != nullptr && m > n2 - K) v = load_any(wr, wr_dtype, c * Lk + (n2 - m));
         smf[real_slot<P>(m)] = v;
+        amax = fmaxf(amax, fabsf(v));
     }
     __syncthreads();
-    fft::forward<P>(sm);
+    float scale = 1.0f / (8.0f * static_cast<float>(P::N));  // 2X -> X / (4N)
+    if constexpr (TC) {
+        scale *= normalise_for_tc<P>(sm, amax) * P::kOneWayGain;  // undo the normalisation and the unitary scaling
+        const fft::TcConstants frags = fft::tc_constants();
+        __syncthreads();
+        fft::forward_tc(sm, frags);
+    } else {
+        fft::forward<P>(sm);
+    }
     float2* h = spectra + c * P::N;
-    const float scale = 1.0f / (8.0f * static_cast<float>(P::N));  // 2X -> X / (4N)
     for_each_pair<P>([&](int k, int k2, float2 w) {
         if (k == 0) {
-            const float2 z = sm[0];
+            const float2 z = sm[P::pad(0)];
             h[0] = make_float2(2.0f * (z.x + z.y) * scale, 2.0f * (z.x - z.y) * scale);  // H[0], H[N]
             return;
         }
@@ -103,18 +132,19 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
 
 // Dynamic shared memory of conv_columns: the FFT buffer, then the column (x in, y out) of L
 // elements of elem_bytes each.
-constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes) {
-    return fft::buffer_smem_bytes(log_n) + (L * elem_bytes + 15) / 16 * 16;
+constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes, bool tc = false) {
+    return (tc ? int64_t{fft::PlanTc::kSmemBytes} : fft::buffer_smem_bytes(log_n)) + (L * elem_bytes + 15) / 16 * 16;
 }
 
-// TC: the radix-16 passes on the tensor cores (fft_smem_tc.cuh; bf16/f16 columns only). The
+// TC: the transforms on the tensor cores (fft_smem_tc.cuh: N = 16384 only; bf16/f16 columns). The
 // column's activations are then scaled to at most 1 in magnitude before the transform (fp16
 // operands keep their range whatever the model's activations) and the result scaled back.
 template <typename T, int LOG_N, bool TC>
 __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
                  const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks, int centre) {
-    using P = Plan<LOG_N>;
+    static_assert(!TC || LOG_N == fft::PlanTc::LOG_N, "the tensor-core transform is for N = 16384");
+    using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
     extern __shared__ float2 sm[];
     T* xs = reinterpret_cast<T*>(sm + P::kSmemBytes / 8);
     const int b = blockIdx.x, c = blockIdx.y;
@@ -153,36 +183,25 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     }
     __syncthreads();
     float unscale = 1.0f;  // what the transformed column is multiplied by afterwards
-    [[maybe_unused]] fft::Dft16Fragments frags;
+    [[maybe_unused]] fft::TcConstants frags;
     if constexpr (TC) {
-        __shared__ float warp_max[32];
-        for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-        if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
+        unscale = normalise_for_tc<P>(sm, amax);
+        frags = fft::tc_constants();
         __syncthreads();
-        for (int i = 0; i < P::kThreads / 32; ++i) amax = fmaxf(amax, warp_max[i]);
-        if (amax > 0.0f && isfinite(amax)) {
-            unscale = amax;
-            const float s = 1.0f / amax;
-            for (int n = threadIdx.x; n < P::N; n += blockDim.x) {
-                const float2 z = sm[P::pad(n)];
-                sm[P::pad(n)] = make_float2(z.x * s, z.y * s);
-            }
-        }
-        frags = fft::dft16_fragments();
-        __syncthreads();
-        fft::forward_tc<P>(sm, frags);
+        fft::forward_tc(sm, frags);
     } else {
         fft::forward<P>(sm);
     }
-    // The tensor-core passes scale by 1/4 each way: given back in the product.
-    const float gain = TC ? fft::tc_gain<P>() : 1.0f;
+    // The tensor-core transforms are unitary: their scaling is given back in the product.
+    float gain = 1.0f;
+    if constexpr (TC) gain = P::gain();
 
     const float2* h = spectra + static_cast<int64_t>(c) * P::N;
     for_each_pair<P>([&](int k, int k2, float2 w) {
         if (k == 0) {  // X[0], X[N] and H[0], H[N] are real
-            const float2 z = sm[0], hh = h[0];
+            const float2 z = sm[P::pad(0)], hh = h[0];
             const float y0 = 2.0f * gain * (z.x + z.y) * hh.x, yn = 2.0f * gain * (z.x - z.y) * hh.y;
-            sm[0] = make_float2(y0 + yn, y0 - yn);
+            sm[P::pad(0)] = make_float2(y0 + yn, y0 - yn);
             return;
         }
         const int pk = P::pad(P::pos(k)), pk2 = P::pad(P::pos(k2));
@@ -195,7 +214,7 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
         sm[pk2] = fft::real_pack2(yk2, yk, w2);
     });
     __syncthreads();
-    if constexpr (TC) fft::inverse_tc<P>(sm, frags);
+    if constexpr (TC) fft::inverse_tc(sm, frags);
     else fft::inverse<P>(sm);
 
     // out = SiLU(g + omega x) over the staged column, then one coalesced copy back.
@@ -288,14 +307,15 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
     using P = Plan<LOG_N>;
     const int64_t B = p.B, L = p.L, d = p.d;
     const int K = static_cast<int>(std::min(p.Lk, L));
-    check(cudaFuncSetAttribute(kernel_spectra<LOG_N>, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmemBytes),
+    const int spectra_smem = TC ? fft::PlanTc::kSmemBytes : P::kSmemBytes;
+    check(cudaFuncSetAttribute(kernel_spectra<LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, spectra_smem),
           "shared memory opt-in");
-    const int col_smem = static_cast<int>(column_smem_bytes(LOG_N, L, sizeof(T)));
+    const int col_smem = static_cast<int>(column_smem_bytes(LOG_N, L, sizeof(T), TC));
     check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
           "shared memory opt-in");
     DeviceBuffer spectra(sizeof(float2) * d * P::N, stream, "short_long_conv (CUDA): kernel spectra");
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
-    kernel_spectra<LOG_N><<<static_cast<unsigned>(d), P::kThreads, P::kSmemBytes, stream>>>(
+    kernel_spectra<LOG_N, TC><<<static_cast<unsigned>(d), P::kThreads, spectra_smem, stream>>>(
         spectra.as<float2>(), a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
     check(cudaGetLastError(), "kernel spectra launch");
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
@@ -309,15 +329,15 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
 template <typename T, bool TC>
 void run_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     switch (log2_points(p)) {
-        case 6: return run_sized<T, 6, TC>(stream, p, a);
-        case 7: return run_sized<T, 7, TC>(stream, p, a);
-        case 8: return run_sized<T, 8, TC>(stream, p, a);
-        case 9: return run_sized<T, 9, TC>(stream, p, a);
-        case 10: return run_sized<T, 10, TC>(stream, p, a);
-        case 11: return run_sized<T, 11, TC>(stream, p, a);
-        case 12: return run_sized<T, 12, TC>(stream, p, a);
-        case 13: return run_sized<T, 13, TC>(stream, p, a);
-        case 14: return run_sized<T, 14, TC>(stream, p, a);
+        case 6: return run_sized<T, 6, false>(stream, p, a);
+        case 7: return run_sized<T, 7, false>(stream, p, a);
+        case 8: return run_sized<T, 8, false>(stream, p, a);
+        case 9: return run_sized<T, 9, false>(stream, p, a);
+        case 10: return run_sized<T, 10, false>(stream, p, a);
+        case 11: return run_sized<T, 11, false>(stream, p, a);
+        case 12: return run_sized<T, 12, false>(stream, p, a);
+        case 13: return run_sized<T, 13, false>(stream, p, a);
+        case 14: return run_sized<T, 14, TC>(stream, p, a);  // the tensor-core transform's size
         default: fail(CHELA_ERR_UNSUPPORTED, "short_long_conv (CUDA): on-chip FFT: sequence too long");
     }
 }

@@ -1,14 +1,33 @@
-// Tensor-core variant of the shared-memory FFT passes (fft_smem.cuh): every radix-16 DFT is a
-// 16x16 complex matrix product on mma.sync m16n8k16 (fp16 operands, fp32 accumulation, sm_80+),
-// 8 groups per warp-wide product. Same data layout, same digit-reversed order, same twiddles as
-// the fp32 passes; each tensor-core pass is scaled by 1/4 (the unitary 1/sqrt(16)) so that values
-// keep their magnitude in fp16, and the caller multiplies the spectrum product by gain() to undo it.
+// Tensor-core FFT of N = 16384 points held by one CTA in shared memory: the radix-16 passes of
+// fft_smem.cuh as 16x16 complex matrix products on mma.sync m16n8k16 (fp16 operands, fp32
+// accumulation, sm_80+), two passes per shared-memory round trip.
 //
-// Status: written 2026-11-28 without a GPU (the session's device time was spent); the lane ->
-// element mapping was checked against the reference pass in a float64 emulation of the fragments
-// (max error 1.4e-15), and the numerics in tools/proto/tc_fft_accuracy.py (fp16 operands: 6.6e-4
-// on the long conv, inside the 3e-3 bf16 bound). Opt-in (CHELA_CUDA_CONV_FFT=tc, bf16/f16 only)
-// until the GPU tests and the bench have run it.
+// Why two passes per round trip: the first tensor-core version (one pass per round trip, run 27)
+// was slower than the fp32 passes: its MMAs did not pay for the fragment loads, conversions and
+// stores around them, and it was shared-memory bound (ncu, run 36). Here a warp owns a 16 x 16
+// tile of the buffer and applies both passes of a stage before it writes anything back:
+//   Z = ((F16 X) .* T1) G .* T2,
+// the first product with the DFT matrix as the constant A operand and the tile as B, the second
+// with the twiddled result as A straight from the accumulators (the C fragments of two 16x8
+// products are the A fragment of a 16x16 one, as P in flash attention) and a constant B. The
+// adjoint (inverse) stage is computed transposed, X^T = ((conj(G) (conj T2 .* Z)^T) .* conj T1^T)
+// conj(F16), so that again only the first product reads its operand from memory.
+//
+// N = 16384 = 16 * 16 * 16 * 4, the passes of Plan<14> (strides 1024, 64, 4, 1), in two stages:
+//   stage 1: passes at strides 1024 and 64; tile lo' (0..63) = elements 1024 j + 64 j' + lo'.
+//   stage 2: passes at stride 4 (radix 16) and 1 (radix 4); tile q = blocks 4q .. 4q+3 of 64
+//            elements, column c = (block, lo): elements (4q + c/4) 64 + 4 j + c % 4; the radix-4
+//            pass is the product with blockdiag(F4, F4, F4, F4).
+// So the spectrum comes out in the same digit-reversed order as fft::forward<Plan<14>> (pos()).
+//
+// Layout: the buffer holds N float2 with an XOR swizzle of the low four index bits (PlanTc::pad):
+// every fragment load and store of both stages, the staging copies and the spectrum product's
+// pair accesses are free of bank conflicts (2 wavefronts per warp; checked by enumeration in
+// tools/proto/tc_swizzle_check.py).
+//
+// Numerics: each DFT matrix is unitary (F16 / 4, F4 / 2), so values keep their magnitude in fp16;
+// the caller scales the column to |a| <= 1 first and multiplies the spectrum product by gain()
+// (= N, the two unitary scalings undone). Accuracy model: tools/proto/tc_fft_accuracy.py.
 #pragma once
 
 #include "fft_smem.cuh"
@@ -19,36 +38,30 @@
 
 namespace chela::cuda::fft {
 
-// The DFT-16 matrix F[k][j] = exp(-2 pi i kj / 16) / 4 as m16n8k16 A fragments of this lane:
-// register q holds (row, col), (row, col + 1) with rows {g, g+8, g, g+8} and cols {2t, 2t, 2t+8,
-// 2t+8} (g = lane / 4, t = lane % 4), the lower column in the low half.
-struct Dft16Fragments {
-    uint32_t re[4], im[4], neg_im[4];
+struct PlanTc {
+    static constexpr int LOG_N = 14, N = 1 << LOG_N, kThreads = 512, kWarps = kThreads / 32, kTiles = 64;
+    static constexpr int kSmemBytes = N * 8;
+    // Swizzle of the float2 index: low 4 bits XOR a linear function of bits 4..13, chosen so that
+    // the lane patterns of every access below hit 16 distinct slots per half warp.
+    __device__ __forceinline__ static int pad(int e) {
+        const int h = ((e >> 10) & 15) ^ ((e >> 6) & 1) ^ (((e >> 7) & 1) << 3) ^ (((e >> 8) & 1) << 2) ^
+                      (((e >> 4) & 1) << 2);
+        return e ^ h;
+    }
+    __device__ __forceinline__ static int pos(int k) { return Plan<LOG_N>::pos(k); }
+    // Each transform is unitary: 1/128 = 1/sqrt(N) against the unnormalised fp32 one.
+    static constexpr float kOneWayGain = 128.0f;
+    // What the forward + inverse pair loses against the unnormalised fp32 pair.
+    static constexpr float gain() { return kOneWayGain * kOneWayGain; }
 };
 
 __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
     const __half2 h = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&h);
 }
+__device__ __forceinline__ uint32_t neg_half2(uint32_t v) { return v ^ 0x80008000u; }
 
-__device__ inline Dft16Fragments dft16_fragments() {
-    const int lane = static_cast<int>(threadIdx.x % 32), g = lane >> 2, t = lane & 3;
-    const int rows[4] = {g, g + 8, g, g + 8}, cols[4] = {2 * t, 2 * t, 2 * t + 8, 2 * t + 8};
-    Dft16Fragments f;
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-        float s0, c0, s1, c1;  // angle -2 pi (row * col mod 16) / 16, exact multiples of pi / 8
-        sincospif(-static_cast<float>((rows[q] * cols[q]) & 15) / 8.0f, &s0, &c0);
-        sincospif(-static_cast<float>((rows[q] * (cols[q] + 1)) & 15) / 8.0f, &s1, &c1);
-        f.re[q] = pack_half2(0.25f * c0, 0.25f * c1);
-        f.im[q] = pack_half2(0.25f * s0, 0.25f * s1);
-        f.neg_im[q] = pack_half2(-0.25f * s0, -0.25f * s1);
-    }
-    return f;
-}
-
-// c += A * B on the tensor cores (A 16x16 row-major fragments, B 16x8 column-major: b0 holds
-// rows 2t, 2t+1 and b1 rows 2t+8, 2t+9 of column g).
+// c += A * B on the tensor cores (A 16x16 row-major fragments, B 16x8 column-major).
 __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
@@ -69,90 +82,309 @@ __device__ __forceinline__ float2 twiddle_at(int e, int M) {
     return w;
 }
 
-// One radix-16 pass at stride S on the tensor cores, in place; same result as
-// smem_pass<P, 4, S, INV> times 1/4. Needs N / 16 a multiple of 8 (whole tiles of 8 groups).
-template <class P, int S, bool INV>
-__device__ __forceinline__ void smem_pass_tc16(float2* sm, const Dft16Fragments& f) {
-    constexpr int R = 16, M = R * S, G = P::N / R, kTiles = G / 8, kWarps = P::kThreads / 32;
-    static_assert(G % 8 == 0, "tensor-core passes need whole tiles of 8 groups");
-    const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
-    const int g = lane >> 2, t = lane & 3;
-    for (int tile = warp; tile < kTiles; tile += kWarps) {
-        // B operand: elements j = 2t, 2t+1, 2t+8, 2t+9 of group tile*8 + g.
-        const int gi = tile * 8 + g, lo = gi & (S - 1), base = (gi / S) * M + lo;
-        float2 x0 = sm[P::pad(base + (2 * t) * S)], x1 = sm[P::pad(base + (2 * t + 1) * S)];
-        float2 x2 = sm[P::pad(base + (2 * t + 8) * S)], x3 = sm[P::pad(base + (2 * t + 9) * S)];
-        if (INV && S > 1) {  // the adjoint applies the conjugate twiddles before the DFT
-            x0 = cmul(x0, twiddle_at<true>(lo * (2 * t), M));
-            x1 = cmul(x1, twiddle_at<true>(lo * (2 * t + 1), M));
-            x2 = cmul(x2, twiddle_at<true>(lo * (2 * t + 8), M));
-            x3 = cmul(x3, twiddle_at<true>(lo * (2 * t + 9), M));
-        }
-        const uint32_t br0 = pack_half2(x0.x, x1.x), br1 = pack_half2(x2.x, x3.x);
-        const uint32_t bi0 = pack_half2(x0.y, x1.y), bi1 = pack_half2(x2.y, x3.y);
-        float cr[4] = {0.f, 0.f, 0.f, 0.f}, ci[4] = {0.f, 0.f, 0.f, 0.f};
-        if (!INV) {  // (Fr + i Fi)(Xr + i Xi)
-            mma16816(cr, f.re, br0, br1);
-            mma16816(cr, f.neg_im, bi0, bi1);
-            mma16816(ci, f.re, bi0, bi1);
-            mma16816(ci, f.im, br0, br1);
-        } else {  // (Fr - i Fi)(Xr + i Xi)
-            mma16816(cr, f.re, br0, br1);
-            mma16816(cr, f.im, bi0, bi1);
-            mma16816(ci, f.re, bi0, bi1);
-            mma16816(ci, f.neg_im, br0, br1);
-        }
-        __syncwarp();  // the tile is rewritten in place: every lane has read it
-        // D fragment: (k, n) = (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
+// Fragment coordinates of this lane (g = lane / 4, t = lane % 4):
+//   A (16x16): register r holds (row, col), (row, col + 1), rows {g, g+8, g, g+8}, cols {2t, 2t, 2t+8, 2t+8};
+//   B (16x8, n-tile h): register r holds (row, 8h + g), (row + 1, 8h + g), rows {2t, 2t+8};
+//   C (16x8, n-tile h): element q is (g + 8 (q >> 1), 8h + 2t + (q & 1)).
+__device__ __forceinline__ int lane_g() { return static_cast<int>(threadIdx.x % 32) >> 2; }
+__device__ __forceinline__ int lane_t() { return static_cast<int>(threadIdx.x % 32) & 3; }
+__device__ __forceinline__ int c_row(int q) { return lane_g() + 8 * (q >> 1); }
+__device__ __forceinline__ int c_col(int h, int q) { return 8 * h + 2 * lane_t() + (q & 1); }
+
+// A constant complex 16x16 matrix as fp16 fragments, real and imaginary parts.
+struct ConstA {
+    uint32_t re[4], im[4];
+};
+struct ConstB {
+    uint32_t re[2][2], im[2][2];  // [n-tile][register]
+};
+
+// The two constant matrices of the stages, unitary: F16[r][c] = W_16^(rc) / 4 and
+// blockdiag(F4)[r][c] = W_4^(rc) / 2 inside the 4x4 diagonal blocks, else 0.
+__device__ __forceinline__ float2 dft16_entry(int r, int c) {
+    float2 w = twiddle_at<false>(r * c, 16);
+    return make_float2(0.25f * w.x, 0.25f * w.y);
+}
+__device__ __forceinline__ float2 dft4_blocks_entry(int r, int c) {
+    if ((r >> 2) != (c >> 2)) return make_float2(0.0f, 0.0f);
+    const int e = ((r & 3) * (c & 3)) & 3;  // W_4^e = 1, -i, -1, i: exact
+    const float re = e == 0 ? 0.5f : (e == 2 ? -0.5f : 0.0f), im = e == 1 ? -0.5f : (e == 3 ? 0.5f : 0.0f);
+    return make_float2(re, im);
+}
+
+template <class Entry>
+__device__ __forceinline__ ConstA const_a(Entry m) {
+    const int g = lane_g(), t = lane_t();
+    ConstA f;
 #pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const int k = g + (q >> 1) * 8, n = 2 * t + (q & 1);
-            const int gn = tile * 8 + n, lon = gn & (S - 1), basen = (gn / S) * M + lon;
-            float2 y = make_float2(cr[q], ci[q]);
-            if (!INV && S > 1) y = cmul(y, twiddle_at<false>(lon * k, M));
-            sm[P::pad(basen + k * S)] = y;
+    for (int r = 0; r < 4; ++r) {
+        const int row = g + 8 * (r & 1), col = 2 * t + 8 * (r >> 1);
+        const float2 v0 = m(row, col), v1 = m(row, col + 1);
+        f.re[r] = pack_half2(v0.x, v1.x);
+        f.im[r] = pack_half2(v0.y, v1.y);
+    }
+    return f;
+}
+template <class Entry>
+__device__ __forceinline__ ConstB const_b(Entry m) {
+    const int g = lane_g(), t = lane_t();
+    ConstB f;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const int row = 2 * t + 8 * r, col = 8 * h + g;
+            const float2 v0 = m(row, col), v1 = m(row + 1, col);
+            f.re[h][r] = pack_half2(v0.x, v1.x);
+            f.im[h][r] = pack_half2(v0.y, v1.y);
         }
     }
+    return f;
+}
+
+// Y = M X (or conj(M) X) for a constant A and one n-tile of the tile as B: 4 real products.
+template <bool CONJ>
+__device__ __forceinline__ void cmma_const_a(float (&yr)[4], float (&yi)[4], const ConstA& m, const uint32_t (&xr)[2],
+                                             const uint32_t (&xi)[2]) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) yr[q] = yi[q] = 0.0f;
+    // (Mr + i Mi)(Xr + i Xi): re = Mr Xr - Mi Xi, im = Mr Xi + Mi Xr; conj(M) flips the Mi terms.
+    const uint32_t xi_n0 = neg_half2(xi[0]), xi_n1 = neg_half2(xi[1]);
+    const uint32_t xr_n0 = neg_half2(xr[0]), xr_n1 = neg_half2(xr[1]);
+    mma16816(yr, m.re, xr[0], xr[1]);
+    mma16816(yr, m.im, CONJ ? xi[0] : xi_n0, CONJ ? xi[1] : xi_n1);
+    mma16816(yi, m.re, xi[0], xi[1]);
+    mma16816(yi, m.im, CONJ ? xr_n0 : xr[0], CONJ ? xr_n1 : xr[1]);
+}
+
+// Z = Y M (or Y conj(M)) for the data Y as A and n-tile h of a constant B: 4 real products.
+template <bool CONJ>
+__device__ __forceinline__ void cmma_const_b(float (&zr)[4], float (&zi)[4], const uint32_t (&yr)[4],
+                                             const uint32_t (&yi)[4], const ConstB& m, int h) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) zr[q] = zi[q] = 0.0f;
+    // re = Yr Mr - Yi Mi, im = Yr Mi + Yi Mr; conj(M) flips the Mi terms.
+    uint32_t yn[4];
+#pragma unroll
+    for (int r = 0; r < 4; ++r) yn[r] = neg_half2(CONJ ? yr[r] : yi[r]);
+    mma16816(zr, yr, m.re[h][0], m.re[h][1]);
+    if constexpr (CONJ) {
+        mma16816(zr, yi, m.im[h][0], m.im[h][1]);
+        mma16816(zi, yn, m.im[h][0], m.im[h][1]);
+    } else {
+        mma16816(zr, yn, m.im[h][0], m.im[h][1]);
+        mma16816(zi, yr, m.im[h][0], m.im[h][1]);
+    }
+    mma16816(zi, yi, m.re[h][0], m.re[h][1]);
+}
+
+// The constant operands of both stages, built once per CTA.
+struct TcConstants {
+    ConstA f16_a, f4_a;
+    ConstB f16_b, f4_b;
+};
+__device__ __forceinline__ TcConstants tc_constants() {
+    return {const_a(dft16_entry), const_a(dft4_blocks_entry), const_b(dft16_entry), const_b(dft4_blocks_entry)};
+}
+
+// Stage 1 (passes at strides 1024 and 64) of tile lo: X[j][c] = element 1024 j + 64 c + lo.
+// T1 at (k, c) = W_N^((64 c + lo) k) = W_256^(ck) W_N^(lo k); T2 at c' = W_1024^(lo c').
+// tw1 / tw2 give the forward factors at this lane's C elements; the inverse conjugates them.
+template <bool INV>
+struct Stage1 {
+    static constexpr bool kTw2 = true;
+    int lo;
+    const float2 (&w256)[2][4];  // W_256^(row col) at C element (h, q): symmetric, both directions
+    float2 w_lo[2][2];           // W_N^(lo k): k = row (forward, [q >> 1][0]) or col (inverse, [h][q & 1])
+    float2 w2[2][2];             // W_1024^(lo c'), c' = 8h + 2t + s
+    __device__ __forceinline__ Stage1(int tile, const float2 (&tab)[2][4]) : lo(tile), w256(tab) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+            for (int s = 0; s < 2; ++s) {
+                // forward: k = row = g + 8h, one value per h ([h][0]); inverse: k = col.
+                w_lo[h][s] = twiddle_at<false>(lo * (INV ? c_col(h, s) : c_row(2 * h)), PlanTc::N);
+                w2[h][s] = twiddle_at<false>(lo * c_col(h, s), 1024);
+            }
+    }
+    // Element index without the tile's part; r and c fill disjoint bit fields (see tile_forward).
+    __device__ __forceinline__ static int index(int r, int c) { return 1024 * r + 64 * c; }
+    __device__ __forceinline__ int tile_index() const { return lo; }
+    __device__ __forceinline__ float2 tw1(int h, int q) const {
+        return cmul(w256[h][q], INV ? w_lo[h][q & 1] : w_lo[q >> 1][0]);
+    }
+    __device__ __forceinline__ float2 tw2(int h, int s) const { return w2[h][s]; }
+};
+
+// Stage 2 (pass at stride 4, radix 16, then stride 1, radix 4) of tile q: the 64-element blocks
+// 4q .. 4q+3, X[j][c] = element (4q + c/4) 64 + 4 j + c%4. T1 at (k, c) = W_64^((c%4) k), a
+// per-lane table (tab) for the direction's orientation of the C elements; no T2.
+struct Stage2 {
+    static constexpr bool kTw2 = false;
+    int base;
+    const float2 (&tab)[2][4];
+    __device__ __forceinline__ Stage2(int tile, const float2 (&t)[2][4]) : base(256 * tile), tab(t) {}
+    __device__ __forceinline__ static int index(int r, int c) { return 64 * (c >> 2) + 4 * r + (c & 3); }
+    __device__ __forceinline__ int tile_index() const { return base; }
+    __device__ __forceinline__ float2 tw1(int h, int q) const { return tab[h][q]; }
+    __device__ __forceinline__ float2 tw2(int, int) const { return make_float2(1.0f, 0.0f); }
+};
+
+// Shared-memory addressing of a tile. Every index the tile functions form is a sum of parts with
+// disjoint bits (the lane's part, e.g. r = 2t, c = g; the unrolled register's constant part, e.g.
+// r = 8 rr + s, c = 8h; the tile's part), so it is their XOR, and PlanTc::pad is XOR-linear: the
+// swizzled byte offset is one XOR of per-stage, per-tile and compile-time terms. (Computing
+// pad() per access cost more integer instructions than the MMAs saved: ncu, run 37.)
+__device__ __forceinline__ uint32_t byte_of(int index) { return static_cast<uint32_t>(PlanTc::pad(index)) * 8u; }
+__device__ __forceinline__ float2& at(float2* sm, uint32_t bytes) {
+    return *reinterpret_cast<float2*>(reinterpret_cast<char*>(sm) + bytes);
+}
+
+// C fragments of the two n-tiles (rows g, g+8 x 16 columns) as the A fragment of the next product.
+__device__ __forceinline__ void c_to_a(uint32_t (&a)[4], const float (&c)[2][4]) {
+    a[0] = pack_half2(c[0][0], c[0][1]);
+    a[1] = pack_half2(c[0][2], c[0][3]);
+    a[2] = pack_half2(c[1][0], c[1][1]);
+    a[3] = pack_half2(c[1][2], c[1][3]);
+}
+
+// Forward stage on one tile: Z = ((F16 X) .* T1) G .* T2, in place.
+template <class Geo>
+__device__ __forceinline__ void tile_forward(float2* sm, const Geo& geo, const ConstA& f, const ConstB& gm) {
+    const int g = lane_g(), t = lane_t();
+    const uint32_t tile = byte_of(geo.tile_index());
+    const uint32_t in = byte_of(Geo::index(2 * t, g)) ^ tile, out = byte_of(Geo::index(g, 2 * t)) ^ tile;
+    uint32_t xr[2][2], xi[2][2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {  // element (2t + 8r + s, 8h + g)
+            const float2 v0 = at(sm, in ^ byte_of(Geo::index(8 * r, 8 * h)));
+            const float2 v1 = at(sm, in ^ byte_of(Geo::index(8 * r + 1, 8 * h)));
+            xr[h][r] = pack_half2(v0.x, v1.x);
+            xi[h][r] = pack_half2(v0.y, v1.y);
+        }
+    float yr[2][4], yi[2][4];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) cmma_const_a<false>(yr[h], yi[h], f, xr[h], xi[h]);
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const float2 y = cmul(make_float2(yr[h][q], yi[h][q]), geo.tw1(h, q));
+            yr[h][q] = y.x;
+            yi[h][q] = y.y;
+        }
+    uint32_t ar[4], ai[4];
+    c_to_a(ar, yr);
+    c_to_a(ai, yi);
+    float zr[2][4], zi[2][4];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) cmma_const_b<false>(zr[h], zi[h], ar, ai, gm, h);
+    __syncwarp();  // the tile is rewritten in place: every lane has read it (the MMAs imply it; say it)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {  // element (g + 8 (q >> 1), 8h + 2t + (q & 1))
+            float2 z = make_float2(zr[h][q], zi[h][q]);
+            if (Geo::kTw2) z = cmul(z, geo.tw2(h, q & 1));
+            at(sm, out ^ byte_of(Geo::index(8 * (q >> 1), 8 * h + (q & 1)))) = z;
+        }
+}
+
+// The adjoint of tile_forward, computed transposed:
+// X^T = ((conj(G) (conj T2 .* Z)^T) .* conj T1^T) conj(F16), in place.
+template <class Geo>
+__device__ __forceinline__ void tile_inverse(float2* sm, const Geo& geo, const ConstA& gm, const ConstB& f) {
+    const int g = lane_g(), t = lane_t();
+    const uint32_t tile = byte_of(geo.tile_index());
+    const uint32_t in = byte_of(Geo::index(g, 2 * t)) ^ tile, out = byte_of(Geo::index(2 * t, g)) ^ tile;
+    uint32_t xr[2][2], xi[2][2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {  // B element (row c', col k) = Z[k][c'], k = 8h + g, c' = 2t + 8r + s
+            float2 v0 = at(sm, in ^ byte_of(Geo::index(8 * h, 8 * r)));
+            float2 v1 = at(sm, in ^ byte_of(Geo::index(8 * h, 8 * r + 1)));
+            if (Geo::kTw2) {
+                v0 = cmul(v0, conj(geo.tw2(r, 0)));
+                v1 = cmul(v1, conj(geo.tw2(r, 1)));
+            }
+            xr[h][r] = pack_half2(v0.x, v1.x);
+            xi[h][r] = pack_half2(v0.y, v1.y);
+        }
+    float vr[2][4], vi[2][4];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) cmma_const_a<true>(vr[h], vi[h], gm, xr[h], xi[h]);
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const float2 v = cmul(make_float2(vr[h][q], vi[h][q]), conj(geo.tw1(h, q)));
+            vr[h][q] = v.x;
+            vi[h][q] = v.y;
+        }
+    uint32_t ar[4], ai[4];
+    c_to_a(ar, vr);
+    c_to_a(ai, vi);
+    float zr[2][4], zi[2][4];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) cmma_const_b<true>(zr[h], zi[h], ar, ai, f, h);
+    __syncwarp();  // in place, as in tile_forward
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int q = 0; q < 4; ++q)  // X[j][c] at j = 8h + 2t + (q & 1), c = g + 8 (q >> 1)
+            at(sm, out ^ byte_of(Geo::index(8 * h + (q & 1), 8 * (q >> 1)))) = make_float2(zr[h][q], zi[h][q]);
+}
+
+// W_256^(row col) at this lane's C elements (stage 1, both directions).
+__device__ __forceinline__ void stage1_table(float2 (&tab)[2][4]) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) tab[h][q] = twiddle_at<false>(c_row(q) * c_col(h, q), 256);
+}
+// W_64^((c%4) k) at this lane's C elements: forward (row k, col c) or inverse (row c, col k).
+template <bool INV>
+__device__ __forceinline__ void stage2_table(float2 (&tab)[2][4]) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int row = c_row(q), col = c_col(h, q);
+            tab[h][q] = twiddle_at<false>(INV ? (row & 3) * col : (col & 3) * row, 64);
+        }
+}
+
+// Forward transform of the N points in sm (natural order, PlanTc layout) into the digit-reversed
+// spectrum scaled by 1/128, in place. Callers fill sm and sync first; ends with a barrier.
+__device__ __forceinline__ void forward_tc(float2* sm, const TcConstants& k) {
+    const int warp = static_cast<int>(threadIdx.x / 32);
+    float2 tab[2][4];
+    stage1_table(tab);
+    for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
+        tile_forward(sm, Stage1<false>(tile, tab), k.f16_a, k.f16_b);
+    __syncthreads();
+    stage2_table<false>(tab);
+    for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
+        tile_forward(sm, Stage2(tile, tab), k.f16_a, k.f4_b);
     __syncthreads();
 }
 
-// Pass p of the plan on the tensor cores where it is a radix-16 pass of whole tiles, else on the
-// fp32 path.
-template <class P, int LR, int S, bool INV>
-__device__ __forceinline__ void pass_tc(float2* sm, const Dft16Fragments& f) {
-    if constexpr (LR == 4 && (P::N / 16) % 8 == 0) smem_pass_tc16<P, S, INV>(sm, f);
-    else smem_pass<P, LR, S, INV>(sm);
-}
-
-template <class P>
-constexpr int tc_pass_count() {
-    auto tc = [](int lr) { return lr == 4 && (P::N / 16) % 8 == 0 ? 1 : 0; };
-    return tc(P::L0) + tc(P::L1) + tc(P::L2) + tc(P::L3);
-}
-
-// What a forward + inverse transform pair on the tensor cores loses against the fp32 pair:
-// 1/4 per tensor-core pass each way.
-template <class P>
-constexpr float tc_gain() {
-    float g = 1.0f;
-    for (int i = 0; i < 2 * tc_pass_count<P>(); ++i) g *= 4.0f;
-    return g;
-}
-
-template <class P>
-__device__ __forceinline__ void forward_tc(float2* sm, const Dft16Fragments& f) {
-    pass_tc<P, P::L0, P::S0, false>(sm, f);
-    pass_tc<P, P::L1, P::S1, false>(sm, f);
-    pass_tc<P, P::L2, P::S2, false>(sm, f);
-    pass_tc<P, P::L3, 1, false>(sm, f);
-}
-
-template <class P>
-__device__ __forceinline__ void inverse_tc(float2* sm, const Dft16Fragments& f) {
-    pass_tc<P, P::L3, 1, true>(sm, f);
-    pass_tc<P, P::L2, P::S2, true>(sm, f);
-    pass_tc<P, P::L1, P::S1, true>(sm, f);
-    pass_tc<P, P::L0, P::S0, true>(sm, f);
+// Inverse (the adjoint of forward_tc: digit-reversed in, natural out, scaled by 1/128), in place.
+// Ends with a barrier.
+__device__ __forceinline__ void inverse_tc(float2* sm, const TcConstants& k) {
+    const int warp = static_cast<int>(threadIdx.x / 32);
+    float2 tab[2][4];
+    stage2_table<true>(tab);
+    for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
+        tile_inverse(sm, Stage2(tile, tab), k.f4_a, k.f16_b);
+    __syncthreads();
+    stage1_table(tab);
+    for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
+        tile_inverse(sm, Stage1<true>(tile, tab), k.f16_a, k.f16_b);
+    __syncthreads();
 }
 
 }  // namespace chela::cuda::fft

@@ -105,14 +105,17 @@ std::vector<ConvCase> cases() {
     out.push_back({1, 16384, 2, 3, 16384, true, CHELA_DTYPE_F32, Path::kFft});
     out.push_back({1, 12289, 3, 3, 12289, true, CHELA_DTYPE_F32, Path::kFft});
     out.push_back({1, 16385, 2, 3, 16385, false, CHELA_DTYPE_F32, Path::kFft});
-    // The tensor-core variant of the on-chip FFT (bf16/f16 columns; f32 ones take the fp32 passes).
-    for (int64_t L : {65, 257, 1000, 4097}) {
-        out.push_back({2, L, 40, 3, L, true, CHELA_DTYPE_BF16, Path::kTensorCores});
-        out.push_back({1, L, 40, 5, std::min<int64_t>(L, 300), false, CHELA_DTYPE_F16, Path::kTensorCores});
-    }
+    // The tensor-core transform of the on-chip FFT: N = 16384 points (16384 < L + Lk <= 32768),
+    // bf16/f16 columns; odd lengths, both directions, even ks, partial channel tiles. Then what
+    // falls back to the fp32 passes when tc is asked for: f32 columns and smaller transforms.
+    // Cases 97, 98, 102, 103 are the sanitizer's (tools/device/conv_check.sh).
+    out.push_back({1, 8193, 3, 3, 8193, true, CHELA_DTYPE_F16, Path::kTensorCores});
+    out.push_back({1, 16384, 2, 4, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores});  // even ks: causal only
     out.push_back({2, 16384, 3, 3, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores});
-    out.push_back({1, 16384, 3, 3, 16384, false, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({1, 16384, 3, 3, 16384, false, CHELA_DTYPE_F16, Path::kTensorCores});
+    out.push_back({2, 12289, 40, 5, 12289, false, CHELA_DTYPE_BF16, Path::kTensorCores});
     out.push_back({1, 1000, 8, 3, 1000, true, CHELA_DTYPE_F32, Path::kTensorCores});
+    out.push_back({2, 1000, 40, 3, 1000, true, CHELA_DTYPE_BF16, Path::kTensorCores});
     return out;
 }
 

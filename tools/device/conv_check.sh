@@ -34,9 +34,9 @@ timeout 300 "$BIN/test_cuda_model" > "$OUT/model_test.log" 2>&1 && echo "test_cu
 grep -E "  FAILED|Which is" "$OUT/model_test.log" | head -10
 if [ -z "${SKIP_SANITIZER:-}" ]; then
 echo "== compute-sanitizer (small on-chip FFT cases)"
-# Cases 26..49 of CudaConvCases: the on-chip FFT path at L = 1 .. 257; 97..102 its tensor-core
-# variant at L = 65 .. 1000 (`test_cuda_conv --gtest_list_tests` names them).
-SMALL=$(for i in $(seq 26 49) $(seq 97 102); do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
+# Cases 26..49 of CudaConvCases: the on-chip FFT path at L = 1 .. 257; 97, 98 its tensor-core
+# transform (N = 16384, one or two columns), 102, 103 the tc fallbacks (`test_cuda_conv --gtest_list_tests`).
+SMALL=$(for i in $(seq 26 49) 97 98 102 103; do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
 {
   echo "### memcheck"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "memcheck rc=$?"
   echo "### racecheck"; timeout 240 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "racecheck rc=$?"
