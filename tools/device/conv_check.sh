@@ -9,12 +9,12 @@
 #                  attention epilogue (small model tests, C-ABI full attention)
 #   conv.log       tools/device/bench_conv.py: ours (on-chip FFT, cuFFT) vs the torch pipeline
 #   layer.log      tools/device/bench_layer.py: our layer vs PyTorch+fla vs softmax block
-#   layer_tc.log   the same at 16384 x 4 with CHELA_CUDA_CONV_FFT=tc (the tensor-core conv variant)
+#   layer_chip.log the same at 16384 x 4 with CHELA_CUDA_CONV_FFT=chip (the conv's fp32 FFT passes)
 # SKIP_LAYER=1 / SKIP_SANITIZER=1 leave those steps out. A summary is printed last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
-mkdir -p "$OUT" "$OUT/tc"
+mkdir -p "$OUT" "$OUT/chip"
 source tools/device/device_env.sh
 status=0
 {
@@ -55,10 +55,10 @@ if [ -z "${SKIP_LAYER:-}" ]; then
   echo "== layer: ours vs PyTorch+fla vs softmax block"
   PYTHONPATH=$PWD/.device:$PWD/tools/device${PYTHONPATH:+:$PYTHONPATH} OUT="$OUT" timeout 240 python3 tools/device/bench_layer.py > "$OUT/layer.log" 2>&1 || { echo "bench_layer rc=$?"; status=1; }
   grep -E "^\{|Error|error" "$OUT/layer.log" | head -12
-  # The same layer with the tensor-core FFT variant of the convolution (opt-in until verified).
-  CHELA_CUDA_CONV_FFT=tc SHAPES=16384x4 PROFILE_L=0 PYTHONPATH=$PWD/.device:$PWD/tools/device${PYTHONPATH:+:$PYTHONPATH} \
-    OUT="$OUT/tc" timeout 120 python3 tools/device/bench_layer.py > "$OUT/layer_tc.log" 2>&1 || echo "bench_layer (tc conv) rc=$?"
-  grep -E "^\{" "$OUT/layer_tc.log" | sed 's/^/tensor-core conv: /'
+  # The same layer with the convolution's fp32 FFT passes (the default is its tensor-core transform).
+  CHELA_CUDA_CONV_FFT=chip SHAPES=16384x4 PROFILE_L=0 PYTHONPATH=$PWD/.device:$PWD/tools/device${PYTHONPATH:+:$PYTHONPATH} \
+    OUT="$OUT/chip" timeout 120 python3 tools/device/bench_layer.py > "$OUT/layer_chip.log" 2>&1 || echo "bench_layer (fp32 conv) rc=$?"
+  grep -E "^\{" "$OUT/layer_chip.log" | sed 's/^/fp32 FFT conv: /'
 fi
 echo "conv_check: $([ $status = 0 ] && echo ALL OK || echo SOMETHING FAILED) (logs in $OUT)"
 exit $status
