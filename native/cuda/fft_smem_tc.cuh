@@ -248,6 +248,31 @@ __device__ __forceinline__ void c_to_a(uint32_t (&a)[4], const float (&c)[2][4])
     a[3] = pack_half2(c[1][2], c[1][3]);
 }
 
+// The two chained products of a tile, from its B fragments (xr, xi) to the C fragments (zr, zi):
+// Z = ((A X) .* T1) B, or with conj(A), conj(T1), conj(B) for the inverse (INV).
+template <bool INV, class Geo>
+__device__ __forceinline__ void two_products(float (&zr)[2][4], float (&zi)[2][4], const uint32_t (&xr)[2][2],
+                                             const uint32_t (&xi)[2][2], const ConstA& a, const ConstB& b,
+                                             const Geo& geo) {
+    float yr[2][4], yi[2][4];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) cmma_const_a<INV>(yr[h], yi[h], a, xr[h], xi[h]);
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const float2 w = geo.tw1(h, q);
+            const float2 y = cmul(make_float2(yr[h][q], yi[h][q]), INV ? conj(w) : w);
+            yr[h][q] = y.x;
+            yi[h][q] = y.y;
+        }
+    uint32_t ar[4], ai[4];  // the twiddled accumulators as the next A operand
+    c_to_a(ar, yr);
+    c_to_a(ai, yi);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) cmma_const_b<INV>(zr[h], zi[h], ar, ai, b, h);
+}
+
 // Forward stage on one tile: Z = ((F16 X) .* T1) G .* T2, in place.
 template <class Geo>
 __device__ __forceinline__ void tile_forward(float2* sm, const Geo& geo, const ConstA& f, const ConstB& gm) {
@@ -264,23 +289,8 @@ __device__ __forceinline__ void tile_forward(float2* sm, const Geo& geo, const C
             xr[h][r] = pack_half2(v0.x, v1.x);
             xi[h][r] = pack_half2(v0.y, v1.y);
         }
-    float yr[2][4], yi[2][4];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) cmma_const_a<false>(yr[h], yi[h], f, xr[h], xi[h]);
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const float2 y = cmul(make_float2(yr[h][q], yi[h][q]), geo.tw1(h, q));
-            yr[h][q] = y.x;
-            yi[h][q] = y.y;
-        }
-    uint32_t ar[4], ai[4];
-    c_to_a(ar, yr);
-    c_to_a(ai, yi);
     float zr[2][4], zi[2][4];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) cmma_const_b<false>(zr[h], zi[h], ar, ai, gm, h);
+    two_products<false>(zr, zi, xr, xi, f, gm, geo);
     __syncwarp();  // the tile is rewritten in place: every lane has read it (the MMAs imply it; say it)
 #pragma unroll
     for (int h = 0; h < 2; ++h)
@@ -313,23 +323,8 @@ __device__ __forceinline__ void tile_inverse(float2* sm, const Geo& geo, const C
             xr[h][r] = pack_half2(v0.x, v1.x);
             xi[h][r] = pack_half2(v0.y, v1.y);
         }
-    float vr[2][4], vi[2][4];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) cmma_const_a<true>(vr[h], vi[h], gm, xr[h], xi[h]);
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const float2 v = cmul(make_float2(vr[h][q], vi[h][q]), conj(geo.tw1(h, q)));
-            vr[h][q] = v.x;
-            vi[h][q] = v.y;
-        }
-    uint32_t ar[4], ai[4];
-    c_to_a(ar, vr);
-    c_to_a(ai, vi);
     float zr[2][4], zi[2][4];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) cmma_const_b<true>(zr[h], zi[h], ar, ai, f, h);
+    two_products<true>(zr, zi, xr, xi, gm, f, geo);
     __syncwarp();  // in place, as in tile_forward
 #pragma unroll
     for (int h = 0; h < 2; ++h)

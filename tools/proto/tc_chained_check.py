@@ -127,6 +127,16 @@ def stage2_geo(tile, inv):
     return addr, tw1, None
 
 
+def twiddled_as_a(ops, C, tw1, inv):
+    """The C fragments of both n-tiles times T1 (conjugated for the inverse), re-packed as A (c_to_a)."""
+    vals = []
+    for lane, (g, t) in enumerate(LANES):
+        y = [[C[h][lane][q] * (np.conj(tw1(g, t, h, q)) if inv else tw1(g, t, h, q)) for q in range(4)]
+             for h in range(2)]
+        vals.append([(ops.rnd(y[h][2 * p]), ops.rnd(y[h][2 * p + 1])) for h in range(2) for p in range(2)])
+    return ops.a_matrix(vals)
+
+
 def tile_forward(ops, sm, geo, FA, GB, log):
     addr, tw1, tw2 = geo
     Y = []
@@ -141,12 +151,7 @@ def tile_forward(ops, sm, geo, FA, GB, log):
             lanes.append(regs)
         Y.append(ops.c_frags(cmma_const_a(FA, ops.b_matrix(lanes), False)))
     # twiddle, C -> A
-    Avals = []
-    for lane, (g, t) in enumerate(LANES):
-        y = [[Y[h][lane][q] * tw1(g, t, h, q) for q in range(4)] for h in range(2)]
-        Avals.append([(ops.rnd(y[0][0]), ops.rnd(y[0][1])), (ops.rnd(y[0][2]), ops.rnd(y[0][3])),
-                      (ops.rnd(y[1][0]), ops.rnd(y[1][1])), (ops.rnd(y[1][2]), ops.rnd(y[1][3]))])
-    A = ops.a_matrix(Avals)
+    A = twiddled_as_a(ops, Y, tw1, False)
     for h in range(2):
         Z = ops.c_frags(cmma_const_b(A, GB[:, 8 * h:8 * h + 8], False))
         for q in range(4):
@@ -177,12 +182,7 @@ def tile_inverse(ops, sm, geo, GA, FB, log):
                 regs.append(tuple(v))
             lanes.append(regs)
         V.append(ops.c_frags(cmma_const_a(GA, ops.b_matrix(lanes), True)))
-    Avals = []
-    for lane, (g, t) in enumerate(LANES):
-        v = [[V[h][lane][q] * np.conj(tw1(g, t, h, q)) for q in range(4)] for h in range(2)]
-        Avals.append([(ops.rnd(v[0][0]), ops.rnd(v[0][1])), (ops.rnd(v[0][2]), ops.rnd(v[0][3])),
-                      (ops.rnd(v[1][0]), ops.rnd(v[1][1])), (ops.rnd(v[1][2]), ops.rnd(v[1][3]))])
-    A = ops.a_matrix(Avals)
+    A = twiddled_as_a(ops, V, tw1, True)
     for h in range(2):
         X = ops.c_frags(cmma_const_b(A, FB[:, 8 * h:8 * h + 8], True))
         for q in range(4):
