@@ -34,10 +34,16 @@ __device__ __forceinline__ float load_any(const void* p, int dtype, int64_t i) {
     return static_cast<const float*>(p)[i];
 }
 
-// SiLU in fp32 from fast intrinsics (~2 ulp each, far inside the fp32 test bound): the IEEE
-// division and rcp.rn both have slow-path calls that spilled registers. exp overflow (z < -88)
-// makes the denominator huge or inf, where __fdividef returns 0: SiLU -> -0, as it should.
-__device__ __forceinline__ float silu(float z) { return __fdividef(z, 1.0f + __expf(-z)); }
+// SiLU in fp32 from the hardware approximations (~2 ulp each, far inside the fp32 test bound):
+// z * rcp(1 + 2^(-z log2 e)), five instructions (the IEEE division and rcp.rn have slow-path
+// calls that spilled registers; __fdividef adds a range test per call: ncu, run 42). exp overflow
+// (z < -88) makes the denominator inf, rcp(inf) = 0: SiLU -> -0, as it should.
+__device__ __forceinline__ float silu(float z) {
+    float e, r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(z * -1.4426950408889634f));
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(1.0f + e));
+    return z * r;
+}
 
 // What both paths receive: the per-channel parameters already in f32 on the device, the long
 // kernels as stored (each path lays them out its own way), x and out as stored.

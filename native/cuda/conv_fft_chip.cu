@@ -6,13 +6,13 @@
 // column read once and written once:
 //   1. kernel_spectra: per channel, the padded long kernels (causal taps at 0..K-1, anti-causal
 //      at 2N-1..2N-K+1) -> half spectrum H[0..N] in natural order, scaled by 1/(4N) so the
-//      convolution needs no normalisation pass ([d, N] float2, H[N] packed into H[0].y).
+//      convolution needs no normalisation pass ([d, N + 1] float2).
 //      B-independent: once per call.
 //   2. transpose x [B,L,C] -> [B,C,L] (same dtype: exact), so that the columns are contiguous.
 //   3. conv_columns: per (b, c): the x column staged in shared memory (16-byte copies);
-//      A = SiLU(short conv) into the FFT buffer; forward FFT; Y = X * H with the real-signal
-//      packing both ways in one pass over the frequency pairs (k, N-k); inverse FFT;
-//      SiLU(g + omega x) over the staged column, copied back over the column in place.
+//      A = SiLU(short conv) into the FFT buffer, eight samples per thread step; forward FFT;
+//      Y = X * H with the real-signal packing both ways in one pass over the frequency pairs
+//      (k, N-k); inverse FFT; SiLU(g + omega x) stored over the column in place by 16-byte stores.
 //   4. transpose the columns back to [B,L,C].
 // Blocks are ordered with the batch index fastest, so the B CTAs of a channel run together and
 // read its spectrum from HBM once.
@@ -32,22 +32,34 @@ namespace {
 
 using fft::Plan;
 
-// Frequency pairs (k, N-k), k = 0..N/2, read from the digit-reversed buffer.
+// Frequency pairs (k, N-k), k = 0 .. N/2, of the digit-reversed buffer: visit(sk, sk2, k, w) with
+// the slots sk = pad(pos(k)), sk2 = pad(pos(N-k mod N)) and w = W^k, W = exp(-pi i / N). The pair
+// formulas hold at k = 0 too (Z[N] = Z[0]; X[0] and X[N] come out as the two members), so visit
+// needs no branch and the loads of all a thread's pairs can be issued together.
+// Thread tid takes k = tid + S i (S = min(threads, N/2), i < N / 2S, unrolled), so each slot is
+// one join of a per-thread term and a compile-time one (pad(pos(.)) per pair cost about twenty
+// integer instructions): N - k = (S - tid) + (N - S (i+1)) with disjoint bits for tid >= 1.
+// Thread 0 takes k = S i (partner N - S i, a constant) and last k = N/2, its own partner.
+// No barriers inside.
 template <class P, class Visit>
 __device__ __forceinline__ void for_each_pair(Visit visit) {
     constexpr float kPi = 3.14159265358979f;
-#pragma unroll 2  // lets the spectrum loads of the next pair issue before this pair's arithmetic
-    for (int k = threadIdx.x; k <= P::N / 2; k += blockDim.x) {
-        float2 w;  // W^k, W = exp(-pi i / N); the angle is within [-pi/2, 0]
-        __sincosf(-kPi * static_cast<float>(k) / static_cast<float>(P::N), &w.y, &w.x);
-        visit(k, P::N - k, w);
+    constexpr int S = P::kThreads < P::N / 2 ? P::kThreads : P::N / 2, I = P::N / 2 / S;
+    const int tid = static_cast<int>(threadIdx.x);
+    if (tid >= S) return;
+    auto slot = [](int k) { return P::pad(P::pos(k)); };
+    const int own = slot(tid), mirror = slot(S - tid);  // mirror: for tid >= 1
+    const float angle0 = -kPi / static_cast<float>(P::N) * static_cast<float>(tid);
+#pragma unroll
+    for (int i = 0; i < I; ++i) {
+        const int sk = P::join(own, slot(S * i));
+        const int sk2 = tid != 0 ? P::join(mirror, slot(P::N - S * (i + 1))) : slot((P::N - S * i) & (P::N - 1));
+        float2 w;  // the angle is within [-pi/2, 0]: __sincosf is accurate to ~4e-7 there
+        __sincosf(angle0 - kPi / static_cast<float>(P::N) * static_cast<float>(S * i), &w.y, &w.x);
+        visit(sk, sk2, tid + S * i, w);
     }
+    if (tid == 0) visit(slot(P::N / 2), slot(P::N / 2), P::N / 2, make_float2(0.0f, -1.0f));
 }
-
-// Where element n of the FFT buffer lives: float2 index pad(n); real sample m of a packed real
-// sequence (z[n] = a[2n] + i a[2n+1]) is float 2 pad(m/2) + m%2.
-template <class P>
-__device__ __forceinline__ int real_slot(int m) { return 2 * P::pad(m >> 1) + (m & 1); }
 
 // Column copies between global memory and shared memory: 16-byte vectors when both ends are
 // aligned (the usual case: L * sizeof(T) a multiple of 16), else element by element.
@@ -66,23 +78,82 @@ __device__ __forceinline__ void copy_column(T* dst, const T* src, int n) {
     for (int i = done + threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
 }
 
-// Scales the N points in sm so that none exceeds 1 in magnitude (the fp16 operands of the
-// tensor-core transform then keep their range whatever the data) and returns the factor that
-// undoes it; amax is this thread's share of the maximum. Contains barriers: call from all threads.
-template <class P>
-__device__ __forceinline__ float normalise_for_tc(float2* sm, float amax) {
-    __shared__ float warp_max[32];
-    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-    if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
-    __syncthreads();
-    for (int i = 0; i < P::kThreads / 32; ++i) amax = fmaxf(amax, warp_max[i]);
-    if (!(amax > 0.0f) || !isfinite(amax)) return 1.0f;  // zeros stay zeros; non-finite data stays so
-    const float s = 1.0f / amax;
-    for (int n = threadIdx.x; n < P::N; n += blockDim.x) {
-        const float2 z = sm[P::pad(n)];
-        sm[P::pad(n)] = make_float2(z.x * s, z.y * s);
+// Two neighbouring elements of a column as one vector, and their conversions.
+template <typename T>
+struct Pair;
+template <> struct Pair<float> { using type = float2; };
+template <> struct Pair<__nv_bfloat16> { using type = __nv_bfloat162; };
+template <> struct Pair<__half> { using type = __half2; };
+__device__ __forceinline__ float2 to_float2(float2 v) { return v; }
+__device__ __forceinline__ float2 to_float2(__nv_bfloat162 v) { return __bfloat1622float2(v); }
+__device__ __forceinline__ float2 to_float2(__half2 v) { return __half22float2(v); }
+template <typename T2> __device__ __forceinline__ T2 from_float2(float2 v);
+template <> __device__ __forceinline__ float2 from_float2(float2 v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat162 from_float2(float2 v) { return __float22bfloat162_rn(v); }
+template <> __device__ __forceinline__ __half2 from_float2(float2 v) { return __float22half2_rn(v); }
+
+// Eight consecutive elements (aligned to 8 elements) as floats, and back: one or two 16-byte
+// accesses, shared or global memory.
+template <typename T>
+__device__ __forceinline__ void load8(const T* p, float (&v)[8]) {
+    using T2 = typename Pair<T>::type;
+    constexpr int kVec = 16 / static_cast<int>(sizeof(T2));  // pairs per 16 bytes
+#pragma unroll
+    for (int q = 0; q < 4 / kVec; ++q) {
+        const uint4 u = reinterpret_cast<const uint4*>(p)[q];
+        const T2* pairs = reinterpret_cast<const T2*>(&u);
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) {
+            const float2 f = to_float2(pairs[j]);
+            v[2 * (q * kVec + j)] = f.x;
+            v[2 * (q * kVec + j) + 1] = f.y;
+        }
     }
-    return amax;
+}
+template <typename T>
+__device__ __forceinline__ void store8(T* p, const float (&v)[8]) {
+    using T2 = typename Pair<T>::type;
+    constexpr int kVec = 16 / static_cast<int>(sizeof(T2));
+#pragma unroll
+    for (int q = 0; q < 4 / kVec; ++q) {
+        uint4 u;
+        T2* pairs = reinterpret_cast<T2*>(&u);
+#pragma unroll
+        for (int j = 0; j < kVec; ++j)
+            pairs[j] = from_float2<T2>(make_float2(v[2 * (q * kVec + j)], v[2 * (q * kVec + j) + 1]));
+        reinterpret_cast<uint4*>(p)[q] = u;
+    }
+}
+
+// load8 for a tensor whose dtype is a run-time value (the weights), from element i.
+__device__ __forceinline__ void load8_any(const void* p, int dtype, int64_t i, float (&v)[8]) {
+    if (dtype == CHELA_DTYPE_BF16) load8(static_cast<const __nv_bfloat16*>(p) + i, v);
+    else if (dtype == CHELA_DTYPE_F16) load8(static_cast<const __half*>(p) + i, v);
+    else load8(static_cast<const float*>(p) + i, v);
+}
+
+// The maximum of v over the CTA's threads. Contains a barrier (which also orders the shared-memory
+// writes before it): call from all threads.
+template <int kThreads>
+__device__ __forceinline__ float block_max(float v) {
+    __shared__ float warp_max[kThreads / 32];
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = v;
+    __syncthreads();
+    float m = warp_max[0];
+#pragma unroll
+    for (int i = 1; i < kThreads / 32; ++i) m = fmaxf(m, warp_max[i]);
+    return m;
+}
+
+// The tensor-core transform reads fp16 operands: a column is multiplied by `in` (|a| <= 1 after)
+// as the first stage loads it and the result by `out`. Zeros stay zeros, non-finite data stays so.
+struct ColumnScale {
+    float in = 1.0f, out = 1.0f;
+};
+__device__ __forceinline__ ColumnScale column_scale(float amax) {
+    if (!(amax > 0.0f) || !isfinite(amax)) return {};
+    return {1.0f / amax, amax};
 }
 
 template <int LOG_N, bool TC>
@@ -90,73 +161,145 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     kernel_spectra(float2* __restrict__ spectra, const void* wl, int wl_dtype, const void* wr, int wr_dtype,
                    int64_t Lk, int K) {
     using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
-    extern __shared__ float2 sm[];
-    float* smf = reinterpret_cast<float*>(sm);
+    extern __shared__ float2 sm[];  // the FFT buffer, then (TC) the twiddle tables
+    [[maybe_unused]] float2* tw = sm + P::kSmemBytes / 8;
+    if constexpr (TC) fft::fill_twiddles(tw);  // ordered before the transform by the barrier below
     const int64_t c = blockIdx.x;
     const int n2 = 2 * P::N;
-    // The length-2N circular kernel h as packed real samples: causal taps at 0..K-1, anti-causal
-    // taps at 2N-1 .. 2N-K+1, zeros between (independent loads: coalesced and all in flight).
+    // The length-2N circular kernel h as packed real samples, eight per thread step: causal taps
+    // at 0..K-1, anti-causal taps at 2N-1 .. 2N-K+1, zeros between. Whole causal chunks are one
+    // or two 16-byte loads where aligned (run 41: element loads kept this kernel waiting on
+    // memory, 226 us for 1024 channels), the rest element by element.
+    const bool vec = Lk % 8 == 0 && (reinterpret_cast<uintptr_t>(wl) & 15) == 0;
+    const int64_t row = c * Lk;
     float amax = 0.0f;
-#pragma unroll 4
-    for (int m = threadIdx.x; m < n2; m += blockDim.x) {
-        float v = 0.0f;
-        if (m < K) v = load_any(wl, wl_dtype, c * Lk + m);
-        else if (wr != nullptr && m > n2 - K) v = load_any(wr, wr_dtype, c * Lk + (n2 - m));
-        smf[real_slot<P>(m)] = v;
-        amax = fmaxf(amax, fabsf(v));
+#pragma unroll 2
+    for (int q = threadIdx.x; q < n2 / 8; q += blockDim.x) {
+        const int m0 = 8 * q;
+        float v[8];
+        if (vec && m0 + 8 <= K) {
+            load8_any(wl, wl_dtype, row + m0, v);
+        } else {
+#pragma unroll
+            for (int o = 0; o < 8; ++o) {
+                const int m = m0 + o;
+                v[o] = 0.0f;
+                if (m < K) v[o] = load_any(wl, wl_dtype, row + m);
+                else if (wr != nullptr && m > n2 - K) v[o] = load_any(wr, wr_dtype, row + (n2 - m));
+            }
+        }
+        const int s0 = P::pad(4 * q);  // packed points 4q .. 4q+3
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            sm[P::join(s0, j)] = make_float2(v[2 * j], v[2 * j + 1]);
+            amax = fmaxf(amax, fmaxf(fabsf(v[2 * j]), fabsf(v[2 * j + 1])));
+        }
     }
-    __syncthreads();
     float scale = 1.0f / (8.0f * static_cast<float>(P::N));  // 2X -> X / (4N)
     if constexpr (TC) {
-        scale *= normalise_for_tc<P>(sm, amax) * P::kOneWayGain;  // undo the normalisation and the unitary scaling
+        const ColumnScale cs = column_scale(block_max<P::kThreads>(amax));  // also the barrier
+        // Undo the normalisation and the unitary scaling of this transform, and give the
+        // columns' forward + inverse pair its gain here, once per channel instead of per pair.
+        scale *= cs.out * P::kOneWayGain * P::gain();
         const fft::TcConstants frags = fft::tc_constants();
-        __syncthreads();
-        fft::forward_tc(sm, frags);
+        fft::forward_tc(sm, frags, cs.in, tw);
     } else {
+        __syncthreads();
         fft::forward<P>(sm);
     }
-    float2* h = spectra + c * P::N;
-    for_each_pair<P>([&](int k, int k2, float2 w) {
-        if (k == 0) {
-            const float2 z = sm[P::pad(0)];
-            h[0] = make_float2(2.0f * (z.x + z.y) * scale, 2.0f * (z.x - z.y) * scale);  // H[0], H[N]
-            return;
-        }
-        const float2 zk = sm[P::pad(P::pos(k))], zk2 = sm[P::pad(P::pos(k2))];
-        const float2 w2 = make_float2(-w.x, w.y);
-        const float2 a = fft::real_spectrum2(zk, zk2, w), b = fft::real_spectrum2(zk2, zk, w2);
+    float2* h = spectra + c * (P::N + 1);
+    for_each_pair<P>([&](int sk, int sk2, int k, float2 w) {
+        float2 a, b;
+        fft::real_spectrum_pair(sm[sk], sm[sk2], w, a, b);
         h[k] = make_float2(a.x * scale, a.y * scale);
-        h[k2] = make_float2(b.x * scale, b.y * scale);
+        h[P::N - k] = make_float2(b.x * scale, b.y * scale);
     });
 }
 
-// Dynamic shared memory of conv_columns: the FFT buffer, then the column (x in, y out) of L
-// elements of elem_bytes each.
-constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes, bool tc = false) {
-    return (tc ? int64_t{fft::PlanTc::kSmemBytes} : fft::buffer_smem_bytes(log_n)) + (L * elem_bytes + 15) / 16 * 16;
+// Dynamic shared memory of the kernels: the FFT buffer, with the tensor-core transform (tc) its
+// twiddle tables, then (conv_columns) the column of L elements of elem_bytes each.
+constexpr int64_t fft_smem_bytes(int log_n, bool tc) {
+    return tc ? int64_t{fft::PlanTc::kSmemBytes + fft::PlanTc::kTwiddleBytes} : fft::buffer_smem_bytes(log_n);
+}
+constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes, bool tc) {
+    return fft_smem_bytes(log_n, tc) + (L * elem_bytes + 15) / 16 * 16;
 }
 
-// TC: the transforms on the tensor cores (fft_smem_tc.cuh: N = 16384 only; bf16/f16 columns). The
-// column's activations are then scaled to at most 1 in magnitude before the transform (fp16
-// operands keep their range whatever the model's activations) and the result scaled back.
-template <typename T, int LOG_N, bool TC>
-__global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
-    conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
-                 const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks, int centre) {
-    static_assert(!TC || LOG_N == fft::PlanTc::LOG_N, "the tensor-core transform is for N = 16384");
-    using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
-    extern __shared__ float2 sm[];
-    T* xs = reinterpret_cast<T*>(sm + P::kSmemBytes / 8);
-    const int b = blockIdx.x, c = blockIdx.y;
-    T* col = cols + (static_cast<int64_t>(b) * d + c) * L;
-    copy_column(xs, col, L);
-    __syncthreads();
+// The short conv reads x[t - back .. t + centre]. The staging by chunks of eight samples covers
+// lags up to kReach either way (causal ks <= 4, centred ks <= 7) with a fixed window, so that
+// every register index is a compile-time constant; longer short kernels take the element loop.
+constexpr int kReach = 3;
 
-    // A = SiLU(short conv) as packed real samples z[n] = (A[2n], A[2n+1]), zero past L (the
-    // padding). Taps reaching outside [0, L) are checked only near the ends.
-    const float bias = bs[c], om = omega[c];
-    const float* w = ws + static_cast<int64_t>(c) * ks;
-    const int back = ks - 1 - centre;  // the short conv reads x[t - back .. t + centre]
+// a[o] = bias + sum over lags d in [-DB, DF] of u[kReach + d] x[kReach + o + d], o < 8.
+template <int DB, int DF>
+__device__ __forceinline__ void short_conv8(const float (&x)[8 + 2 * kReach], const float (&u)[2 * kReach + 1],
+                                            float bias, float (&a)[8]) {
+#pragma unroll
+    for (int o = 0; o < 8; ++o) {
+        float s = bias;
+#pragma unroll
+        for (int d = -DB; d <= DF; ++d) s = fmaf(u[kReach + d], x[kReach + o + d], s);
+        a[o] = s;
+    }
+}
+
+// Step 3a: A = SiLU(short conv) of the staged column xs as packed real samples
+// z[n] = (A[2n], A[2n+1]) into the FFT buffer, zero past L (the padding). Returns the largest |A|
+// this thread wrote. w = the channel's ks taps (tap j reaches j - centre steps back).
+template <class P, typename T>
+__device__ __forceinline__ float stage_activations(float2* sm, const T* xs, int L, const float* w, float bias,
+                                                   int ks, int centre) {
+    const int back = ks - 1 - centre;
+    float amax = 0.0f;
+    if (L % 8 == 0 && back <= kReach && centre <= kReach) {
+        // Chunks of eight samples from 16-byte loads: the chunk, and the neighbours for the halo.
+        float u[2 * kReach + 1];  // u[kReach + d]: the weight of x[t + d]; tap j sits at d = centre - j
+#pragma unroll
+        for (int d = -kReach; d <= kReach; ++d) {
+            const int j = centre - d;
+            u[kReach + d] = j >= 0 && j < ks ? __ldg(w + j) : 0.0f;
+        }
+        const int chunks = L / 8;
+        for (int m = threadIdx.x; m < chunks; m += blockDim.x) {
+            float cur[8], prev[8], next[8];
+            load8(xs + 8 * m, cur);
+#pragma unroll
+            for (int o = 0; o < 8; ++o) prev[o] = next[o] = 0.0f;
+            if (m > 0) load8(xs + 8 * m - 8, prev);
+            if (centre > 0 && m + 1 < chunks) load8(xs + 8 * m + 8, next);
+            float x[8 + 2 * kReach];
+#pragma unroll
+            for (int o = 0; o < kReach; ++o) {
+                x[o] = prev[8 - kReach + o];
+                x[kReach + 8 + o] = next[o];
+            }
+#pragma unroll
+            for (int o = 0; o < 8; ++o) x[kReach + o] = cur[o];
+            float a[8];
+            if (centre == 0) short_conv8<kReach, 0>(x, u, bias, a);
+            else short_conv8<kReach, kReach>(x, u, bias, a);
+            const int s0 = P::pad(4 * m);  // points 4m .. 4m+3: slots join(s0, j)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const float2 z = make_float2(silu(a[2 * j]), silu(a[2 * j + 1]));
+                sm[P::join(s0, j)] = z;
+                amax = fmaxf(amax, fmaxf(fabsf(z.x), fabsf(z.y)));
+            }
+        }
+        // The padding, points L/2 .. N-1: whole groups of 16 points (L a multiple of 32) fill a
+        // contiguous range of slots, zeroed without computing pad per point: PlanTc's pad permutes
+        // within a group (slots L/2 .. N-1); Plan's runs from pad(L/2) to pad(N-1), its one pad
+        // slot per group in between never read.
+        if ((L / 2) % 16 == 0) {
+            constexpr bool kTc = std::is_same_v<P, fft::PlanTc>;
+            const int first = kTc ? L / 2 : P::pad(L / 2), last = kTc ? P::N - 1 : P::pad(P::N - 1);
+            for (int e = first + static_cast<int>(threadIdx.x); e <= last; e += blockDim.x) sm[e] = make_float2(0.0f, 0.0f);
+        } else {
+            for (int n = L / 2 + static_cast<int>(threadIdx.x); n < P::N; n += blockDim.x) sm[P::pad(n)] = make_float2(0.0f, 0.0f);
+        }
+        return amax;
+    }
+    // Any length and short kernel: element by element, taps outside [0, L) checked near the ends.
     auto a_at = [&](int t) -> float {
         float s = bias;
         if (t >= back && t + centre < L) {
@@ -170,7 +313,6 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
         }
         return silu(s);
     };
-    float amax = 0.0f;
     for (int n = threadIdx.x; n < P::N; n += blockDim.x) {
         const int t = 2 * n;
         float2 z = make_float2(0.0f, 0.0f);
@@ -181,43 +323,30 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
         sm[P::pad(n)] = z;
         amax = fmaxf(amax, fmaxf(fabsf(z.x), fabsf(z.y)));
     }
-    __syncthreads();
-    float unscale = 1.0f;  // what the transformed column is multiplied by afterwards
-    [[maybe_unused]] fft::TcConstants frags;
-    if constexpr (TC) {
-        unscale = normalise_for_tc<P>(sm, amax);
-        frags = fft::tc_constants();
-        __syncthreads();
-        fft::forward_tc(sm, frags);
-    } else {
-        fft::forward<P>(sm);
-    }
-    // The tensor-core transforms are unitary: their scaling is given back in the product.
-    float gain = 1.0f;
-    if constexpr (TC) gain = P::gain();
+    return amax;
+}
 
-    const float2* h = spectra + static_cast<int64_t>(c) * P::N;
-    for_each_pair<P>([&](int k, int k2, float2 w) {
-        if (k == 0) {  // X[0], X[N] and H[0], H[N] are real
-            const float2 z = sm[P::pad(0)], hh = h[0];
-            const float y0 = 2.0f * gain * (z.x + z.y) * hh.x, yn = 2.0f * gain * (z.x - z.y) * hh.y;
-            sm[P::pad(0)] = make_float2(y0 + yn, y0 - yn);
-            return;
+// Step 3c: out = SiLU(g * unscale + omega x) from the transformed buffer and the staged column,
+// into the column in global memory. With L a multiple of 8, straight from registers by 16-byte
+// stores; otherwise through the staged column and one coalesced copy. Contains barriers (the
+// element path): call from all threads.
+template <class P, typename T>
+__device__ __forceinline__ void write_output(const float2* sm, T* xs, T* col, int L, float unscale, float om) {
+    if (L % 8 == 0) {
+        for (int m = threadIdx.x; m < L / 8; m += blockDim.x) {
+            float x[8], y[8];
+            load8(xs + 8 * m, x);
+            const int s0 = P::pad(4 * m);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const float2 g = sm[P::join(s0, j)];
+                y[2 * j] = silu(fmaf(g.x, unscale, om * x[2 * j]));
+                y[2 * j + 1] = silu(fmaf(g.y, unscale, om * x[2 * j + 1]));
+            }
+            store8(col + 8 * m, y);
         }
-        const int pk = P::pad(P::pos(k)), pk2 = P::pad(P::pos(k2));
-        const float2 zk = sm[pk], zk2 = sm[pk2];
-        const float2 w2 = make_float2(-w.x, w.y);
-        const float2 hk = make_float2(gain * h[k].x, gain * h[k].y), hk2 = make_float2(gain * h[k2].x, gain * h[k2].y);
-        const float2 yk = fft::cmul(fft::real_spectrum2(zk, zk2, w), hk);
-        const float2 yk2 = fft::cmul(fft::real_spectrum2(zk2, zk, w2), hk2);
-        sm[pk] = fft::real_pack2(yk, yk2, w);
-        sm[pk2] = fft::real_pack2(yk2, yk, w2);
-    });
-    __syncthreads();
-    if constexpr (TC) fft::inverse_tc(sm, frags);
-    else fft::inverse<P>(sm);
-
-    // out = SiLU(g + omega x) over the staged column, then one coalesced copy back.
+        return;
+    }
     for (int n = threadIdx.x; 2 * n < L; n += blockDim.x) {
         const float2 g = sm[P::pad(n)];
         const int t = 2 * n;
@@ -228,15 +357,52 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     copy_column(col, xs, L);
 }
 
+// TC: the transforms on the tensor cores (fft_smem_tc.cuh: N = 16384 only; bf16/f16 columns). The
+// column's activations are then scaled to at most 1 in magnitude as the transform reads them
+// (fp16 operands keep their range whatever the model's activations) and the result scaled back.
+template <typename T, int LOG_N, bool TC>
+__global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
+    conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
+                 const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks, int centre) {
+    static_assert(!TC || LOG_N == fft::PlanTc::LOG_N, "the tensor-core transform is for N = 16384");
+    using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
+    extern __shared__ float2 sm[];  // the FFT buffer, (TC) the twiddle tables, the column
+    [[maybe_unused]] float2* tw = sm + P::kSmemBytes / 8;
+    T* xs = reinterpret_cast<T*>(sm + fft_smem_bytes(LOG_N, TC) / 8);
+    if constexpr (TC) fft::fill_twiddles(tw);  // ordered before the transform by block_max's barrier
+    const int b = blockIdx.x, c = blockIdx.y;
+    T* col = cols + (static_cast<int64_t>(b) * d + c) * L;
+    copy_column(xs, col, L);
+    __syncthreads();
+    const float amax = stage_activations<P>(sm, xs, L, ws + static_cast<int64_t>(c) * ks, bs[c], ks, centre);
+    float unscale = 1.0f;  // what the transformed column is multiplied by afterwards
+    [[maybe_unused]] fft::TcConstants frags;
+    if constexpr (TC) {
+        const ColumnScale cs = column_scale(block_max<P::kThreads>(amax));  // also the barrier
+        unscale = cs.out;
+        frags = fft::tc_constants();
+        fft::forward_tc(sm, frags, cs.in, tw);
+    } else {
+        __syncthreads();
+        fft::forward<P>(sm);
+    }
+    // Y = X .* H per frequency pair (the spectra carry every scale factor but the column's).
+    const float2* h = spectra + static_cast<int64_t>(c) * (P::N + 1);
+    for_each_pair<P>([&](int sk, int sk2, int k, float2 w) {
+        float2 zk = sm[sk], zk2 = sm[sk2];
+        fft::real_pair_product(zk, zk2, h[k], h[P::N - k], w);
+        sm[sk] = zk;
+        sm[sk2] = zk2;
+    });
+    __syncthreads();
+    if constexpr (TC) fft::inverse_tc(sm, frags, tw);
+    else fft::inverse<P>(sm);
+    write_output<P>(sm, xs, col, L, unscale, omega[c]);
+}
+
 // [B, R, Cc] -> [B, Cc, R] through a 64 x 64 shared tile, 32 x 8 threads; each thread moves two
 // neighbouring elements per row, as one 2-element vector where the row is aligned for it (a warp
 // then reads and writes 64 consecutive elements: full 128-byte lines at 2-byte types).
-template <typename T>
-struct Pair;
-template <> struct Pair<float> { using type = float2; };
-template <> struct Pair<__nv_bfloat16> { using type = __nv_bfloat162; };
-template <> struct Pair<__half> { using type = __half2; };
-
 template <typename T>
 __global__ void __launch_bounds__(256) transpose(const T* __restrict__ in, T* __restrict__ out, int64_t R, int64_t Cc) {
     using T2 = typename Pair<T>::type;
@@ -307,13 +473,13 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
     using P = Plan<LOG_N>;
     const int64_t B = p.B, L = p.L, d = p.d;
     const int K = static_cast<int>(std::min(p.Lk, L));
-    const int spectra_smem = TC ? fft::PlanTc::kSmemBytes : P::kSmemBytes;
+    const int spectra_smem = static_cast<int>(fft_smem_bytes(LOG_N, TC));
     check(cudaFuncSetAttribute(kernel_spectra<LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, spectra_smem),
           "shared memory opt-in");
     const int col_smem = static_cast<int>(column_smem_bytes(LOG_N, L, sizeof(T), TC));
     check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
           "shared memory opt-in");
-    DeviceBuffer spectra(sizeof(float2) * d * P::N, stream, "short_long_conv (CUDA): kernel spectra");
+    DeviceBuffer spectra(sizeof(float2) * d * (P::N + 1), stream, "short_long_conv (CUDA): kernel spectra");
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
     kernel_spectra<LOG_N, TC><<<static_cast<unsigned>(d), P::kThreads, spectra_smem, stream>>>(
         spectra.as<float2>(), a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
@@ -352,7 +518,9 @@ bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
         (void)cudaGetLastError();
         return false;
     }
-    return column_smem_bytes(lg, p.L, dtype == CHELA_DTYPE_F32 ? 4 : 2) <= optin;
+    // The larger of the two layouts (bf16/f16 at N = 16384 take the tensor-core one by default).
+    const int64_t elem = dtype == CHELA_DTYPE_F32 ? 4 : 2;
+    return std::max(column_smem_bytes(lg, p.L, elem, false), column_smem_bytes(lg, p.L, elem, lg == 14 && elem == 2)) <= optin;
 }
 
 void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores) {

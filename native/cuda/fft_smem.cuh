@@ -54,6 +54,9 @@ struct Plan {
     static constexpr int kSmemBytes = static_cast<int>(buffer_smem_bytes(LOG_N));
 
     __device__ __forceinline__ static int pad(int e) { return e + (e >> 4); }
+    // pad(a | b) = pad(a) + pad(b) for a, b with disjoint bits (they stay disjoint when shifted), and
+    // pos permutes bits, so pad(pos(a | b)) = join(pad(pos(a)), pad(pos(b))) (PlanTc: XOR).
+    __device__ __forceinline__ static int join(int a, int b) { return a + b; }
     // Position of frequency k after the forward passes: the radix digits of k in reverse order.
     __device__ __forceinline__ static int pos(int k) {
         const int d0 = k & (R0 - 1), d1 = (k >> L0) & (R1 - 1), d2 = (k >> (L0 + L1)) & (R2 - 1),
@@ -230,6 +233,29 @@ __device__ __forceinline__ float2 real_pack2(float2 yk, float2 yk2, float2 w) {
     const float2 u = cadd(yk, conj(yk2)), v = csub(yk, conj(yk2));
     const float2 wv = cmul(conj(w), v);
     return make_float2(u.x - wv.y, u.y + wv.x);  // u + i (conj(w) v)
+}
+
+// Both members of a pair at once. With u = Z[k] + conj Z[N-k], v = Z[k] - conj Z[N-k], p = i W^k v:
+//   2 X[k] = u - p,  2 X[N-k] = conj(u + p)   (real_spectrum2 of (k, N-k) and of (N-k, k)).
+__device__ __forceinline__ void real_spectrum_pair(float2 zk, float2 zk2, float2 w, float2& xk, float2& xk2) {
+    const float2 u = cadd(zk, conj(zk2)), v = csub(zk, conj(zk2));
+    const float2 wv = cmul(w, v);
+    const float2 p = make_float2(-wv.y, wv.x);
+    xk = csub(u, p);
+    xk2 = conj(cadd(u, p));
+}
+// The convolution's step on a pair: the half spectrum X of the packed real column, Y = X .* H,
+// packed back (real_pack2 of both members: with u' = Y[k] + conj Y[N-k], v' = Y[k] - conj Y[N-k],
+// p' = i conj(W^k) v': Zy[k] = u' + p', Zy[N-k] = conj(u' - p')). In place on (zk, zk2).
+__device__ __forceinline__ void real_pair_product(float2& zk, float2& zk2, float2 hk, float2 hk2, float2 w) {
+    float2 xk, xk2;
+    real_spectrum_pair(zk, zk2, w, xk, xk2);
+    const float2 yk = cmul(xk, hk), yk2 = cmul(xk2, hk2);
+    const float2 u = cadd(yk, conj(yk2)), v = csub(yk, conj(yk2));
+    const float2 cv = cmul(conj(w), v);
+    const float2 p = make_float2(-cv.y, cv.x);
+    zk = cadd(u, p);
+    zk2 = conj(csub(u, p));
 }
 
 }  // namespace chela::cuda::fft

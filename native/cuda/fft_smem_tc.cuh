@@ -23,11 +23,12 @@
 // Layout: the buffer holds N float2 with an XOR swizzle of the low four index bits (PlanTc::pad):
 // every fragment load and store of both stages, the staging copies and the spectrum product's
 // pair accesses are free of bank conflicts (2 wavefronts per warp; checked by enumeration in
-// tools/proto/tc_swizzle_check.py).
+// tools/proto/tc_chained_check.py).
 //
 // Numerics: each DFT matrix is unitary (F16 / 4, F4 / 2), so values keep their magnitude in fp16;
-// the caller scales the column to |a| <= 1 first and multiplies the spectrum product by gain()
-// (= N, the two unitary scalings undone). Accuracy model: tools/proto/tc_fft_accuracy.py.
+// forward_tc scales the column by the caller's factor as it reads it (|a| <= 1) and the caller
+// gives back gain() (= N, the two unitary scalings undone; conv_fft_chip.cu folds it into the
+// kernel spectra). Accuracy model: tools/proto/tc_fft_accuracy.py.
 #pragma once
 
 #include "fft_smem.cuh"
@@ -41,6 +42,8 @@ namespace chela::cuda::fft {
 struct PlanTc {
     static constexpr int LOG_N = 14, N = 1 << LOG_N, kThreads = 512, kWarps = kThreads / 32, kTiles = 64;
     static constexpr int kSmemBytes = N * 8;
+    // The twiddle tables of stage 1 (fill_twiddles): W_N^e and W_1024^e for e < 1024.
+    static constexpr int kTwiddles = 1024, kTwiddleBytes = 2 * kTwiddles * 8;
     // Swizzle of the float2 index: low 4 bits XOR a linear function of bits 4..13, chosen so that
     // the lane patterns of every access below hit 16 distinct slots per half warp.
     __device__ __forceinline__ static int pad(int e) {
@@ -49,6 +52,9 @@ struct PlanTc {
         return e ^ h;
     }
     __device__ __forceinline__ static int pos(int k) { return Plan<LOG_N>::pos(k); }
+    // pad(pos(a | b)) for a, b with disjoint bits, from pad(pos(a)) and pad(pos(b)): pos permutes
+    // bits and pad is XOR-linear (Plan::join is the additive counterpart).
+    __device__ __forceinline__ static int join(int a, int b) { return a ^ b; }
     // Each transform is unitary: 1/128 = 1/sqrt(N) against the unnormalised fp32 one.
     static constexpr float kOneWayGain = 128.0f;
     // What the forward + inverse pair loses against the unnormalised fp32 pair.
@@ -59,15 +65,22 @@ __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
     const __half2 h = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&h);
 }
-__device__ __forceinline__ uint32_t neg_half2(uint32_t v) { return v ^ 0x80008000u; }
 
-// c += A * B on the tensor cores (A 16x16 row-major fragments, B 16x8 column-major).
+// c += A * B on the tensor cores (A 16x16 row-major fragments, B 16x8 column-major). Not volatile:
+// pure arithmetic, free to be scheduled.
 __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
+    asm(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
         "{%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+// c = A * B: the first product of a chain takes a zero accumulator operand (no zeroing moves).
+__device__ __forceinline__ void mma16816_first(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%10,%10,%10,%10};\n"
+        : "=f"(c[0]), "=f"(c[1]), "=f"(c[2]), "=f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(0.0f));
 }
 
 // W_M^e (forward) or its conjugate, with e reduced mod M to half a turn either way, where
@@ -82,6 +95,20 @@ __device__ __forceinline__ float2 twiddle_at(int e, int M) {
     return w;
 }
 
+// Stage 1's tile-dependent twiddles W_N^(lo k) and W_1024^(lo c') (lo < 64, k, c' < 16: exponents
+// below 1024), tabulated once per CTA in shared memory: tw[e] = W_N^e, tw[1024 + e] = W_1024^e.
+// (Per tile, __sincosf with its range reduction cost about 13 instructions per factor, a quarter
+// of stage 1's instructions: ncu, run 42.) The caller syncs before the transforms read it.
+__device__ __forceinline__ void fill_twiddles(float2* tw) {
+    for (int e = threadIdx.x; e < PlanTc::kTwiddles; e += blockDim.x) {
+        float s, c;
+        sincospif(-2.0f * static_cast<float>(e) / static_cast<float>(PlanTc::N), &s, &c);
+        tw[e] = make_float2(c, s);
+        sincospif(-2.0f * static_cast<float>(e) / 1024.0f, &s, &c);
+        tw[PlanTc::kTwiddles + e] = make_float2(c, s);
+    }
+}
+
 // Fragment coordinates of this lane (g = lane / 4, t = lane % 4):
 //   A (16x16): register r holds (row, col), (row, col + 1), rows {g, g+8, g, g+8}, cols {2t, 2t, 2t+8, 2t+8};
 //   B (16x8, n-tile h): register r holds (row, 8h + g), (row + 1, 8h + g), rows {2t, 2t+8};
@@ -91,12 +118,14 @@ __device__ __forceinline__ int lane_t() { return static_cast<int>(threadIdx.x % 
 __device__ __forceinline__ int c_row(int q) { return lane_g() + 8 * (q >> 1); }
 __device__ __forceinline__ int c_col(int h, int q) { return 8 * h + 2 * lane_t() + (q & 1); }
 
-// A constant complex 16x16 matrix as fp16 fragments, real and imaginary parts.
+// A constant complex 16x16 matrix as fp16 fragments: real part, imaginary part and its negation
+// (the complex products then need no per-tile sign flips of the data: 16 fewer instructions per
+// tile than negating the fragments, for 8 registers per matrix).
 struct ConstA {
-    uint32_t re[4], im[4];
+    uint32_t re[4], im[4], im_neg[4];
 };
 struct ConstB {
-    uint32_t re[2][2], im[2][2];  // [n-tile][register]
+    uint32_t re[2][2], im[2][2], im_neg[2][2];  // [n-tile][register]
 };
 
 // The two constant matrices of the stages, unitary: F16[r][c] = W_16^(rc) / 4 and
@@ -122,6 +151,7 @@ __device__ __forceinline__ ConstA const_a(Entry m) {
         const float2 v0 = m(row, col), v1 = m(row, col + 1);
         f.re[r] = pack_half2(v0.x, v1.x);
         f.im[r] = pack_half2(v0.y, v1.y);
+        f.im_neg[r] = pack_half2(-v0.y, -v1.y);
     }
     return f;
 }
@@ -137,6 +167,7 @@ __device__ __forceinline__ ConstB const_b(Entry m) {
             const float2 v0 = m(row, col), v1 = m(row + 1, col);
             f.re[h][r] = pack_half2(v0.x, v1.x);
             f.im[h][r] = pack_half2(v0.y, v1.y);
+            f.im_neg[h][r] = pack_half2(-v0.y, -v1.y);
         }
     }
     return f;
@@ -146,34 +177,25 @@ __device__ __forceinline__ ConstB const_b(Entry m) {
 template <bool CONJ>
 __device__ __forceinline__ void cmma_const_a(float (&yr)[4], float (&yi)[4], const ConstA& m, const uint32_t (&xr)[2],
                                              const uint32_t (&xi)[2]) {
-#pragma unroll
-    for (int q = 0; q < 4; ++q) yr[q] = yi[q] = 0.0f;
     // (Mr + i Mi)(Xr + i Xi): re = Mr Xr - Mi Xi, im = Mr Xi + Mi Xr; conj(M) flips the Mi terms.
-    const uint32_t xi_n0 = neg_half2(xi[0]), xi_n1 = neg_half2(xi[1]);
-    const uint32_t xr_n0 = neg_half2(xr[0]), xr_n1 = neg_half2(xr[1]);
-    mma16816(yr, m.re, xr[0], xr[1]);
-    mma16816(yr, m.im, CONJ ? xi[0] : xi_n0, CONJ ? xi[1] : xi_n1);
-    mma16816(yi, m.re, xi[0], xi[1]);
-    mma16816(yi, m.im, CONJ ? xr_n0 : xr[0], CONJ ? xr_n1 : xr[1]);
+    mma16816_first(yr, m.re, xr[0], xr[1]);
+    mma16816(yr, CONJ ? m.im : m.im_neg, xi[0], xi[1]);
+    mma16816_first(yi, m.re, xi[0], xi[1]);
+    mma16816(yi, CONJ ? m.im_neg : m.im, xr[0], xr[1]);
 }
 
 // Z = Y M (or Y conj(M)) for the data Y as A and n-tile h of a constant B: 4 real products.
 template <bool CONJ>
 __device__ __forceinline__ void cmma_const_b(float (&zr)[4], float (&zi)[4], const uint32_t (&yr)[4],
                                              const uint32_t (&yi)[4], const ConstB& m, int h) {
-#pragma unroll
-    for (int q = 0; q < 4; ++q) zr[q] = zi[q] = 0.0f;
     // re = Yr Mr - Yi Mi, im = Yr Mi + Yi Mr; conj(M) flips the Mi terms.
-    uint32_t yn[4];
-#pragma unroll
-    for (int r = 0; r < 4; ++r) yn[r] = neg_half2(CONJ ? yr[r] : yi[r]);
-    mma16816(zr, yr, m.re[h][0], m.re[h][1]);
+    mma16816_first(zr, yr, m.re[h][0], m.re[h][1]);
     if constexpr (CONJ) {
         mma16816(zr, yi, m.im[h][0], m.im[h][1]);
-        mma16816(zi, yn, m.im[h][0], m.im[h][1]);
+        mma16816_first(zi, yr, m.im_neg[h][0], m.im_neg[h][1]);
     } else {
-        mma16816(zr, yn, m.im[h][0], m.im[h][1]);
-        mma16816(zi, yr, m.im[h][0], m.im[h][1]);
+        mma16816(zr, yi, m.im_neg[h][0], m.im_neg[h][1]);
+        mma16816_first(zi, yr, m.im[h][0], m.im[h][1]);
     }
     mma16816(zi, yi, m.re[h][0], m.re[h][1]);
 }
@@ -197,14 +219,14 @@ struct Stage1 {
     const float2 (&w256)[2][4];  // W_256^(row col) at C element (h, q): symmetric, both directions
     float2 w_lo[2][2];           // W_N^(lo k): k = row (forward, [q >> 1][0]) or col (inverse, [h][q & 1])
     float2 w2[2][2];             // W_1024^(lo c'), c' = 8h + 2t + s
-    __device__ __forceinline__ Stage1(int tile, const float2 (&tab)[2][4]) : lo(tile), w256(tab) {
+    __device__ __forceinline__ Stage1(int tile, const float2 (&tab)[2][4], const float2* tw) : lo(tile), w256(tab) {
 #pragma unroll
         for (int h = 0; h < 2; ++h)
 #pragma unroll
             for (int s = 0; s < 2; ++s) {
                 // forward: k = row = g + 8h, one value per h ([h][0]); inverse: k = col.
-                w_lo[h][s] = twiddle_at<false>(lo * (INV ? c_col(h, s) : c_row(2 * h)), PlanTc::N);
-                w2[h][s] = twiddle_at<false>(lo * c_col(h, s), 1024);
+                w_lo[h][s] = tw[lo * (INV ? c_col(h, s) : c_row(2 * h))];
+                w2[h][s] = tw[PlanTc::kTwiddles + lo * c_col(h, s)];
             }
     }
     // Element index without the tile's part; r and c fill disjoint bit fields (see tile_forward).
@@ -273,9 +295,11 @@ __device__ __forceinline__ void two_products(float (&zr)[2][4], float (&zi)[2][4
     for (int h = 0; h < 2; ++h) cmma_const_b<INV>(zr[h], zi[h], ar, ai, b, h);
 }
 
-// Forward stage on one tile: Z = ((F16 X) .* T1) G .* T2, in place.
+// Forward stage on one tile: Z = ((F16 X) .* T1) G .* T2, in place; the loaded X is scaled by
+// `scale` first (1 folds away: the caller's normalisation rides on the first stage's loads).
 template <class Geo>
-__device__ __forceinline__ void tile_forward(float2* sm, const Geo& geo, const ConstA& f, const ConstB& gm) {
+__device__ __forceinline__ void tile_forward(float2* sm, const Geo& geo, const ConstA& f, const ConstB& gm,
+                                             float scale) {
     const int g = lane_g(), t = lane_t();
     const uint32_t tile = byte_of(geo.tile_index());
     const uint32_t in = byte_of(Geo::index(2 * t, g)) ^ tile, out = byte_of(Geo::index(g, 2 * t)) ^ tile;
@@ -286,8 +310,8 @@ __device__ __forceinline__ void tile_forward(float2* sm, const Geo& geo, const C
         for (int r = 0; r < 2; ++r) {  // element (2t + 8r + s, 8h + g)
             const float2 v0 = at(sm, in ^ byte_of(Geo::index(8 * r, 8 * h)));
             const float2 v1 = at(sm, in ^ byte_of(Geo::index(8 * r + 1, 8 * h)));
-            xr[h][r] = pack_half2(v0.x, v1.x);
-            xi[h][r] = pack_half2(v0.y, v1.y);
+            xr[h][r] = pack_half2(v0.x * scale, v1.x * scale);
+            xi[h][r] = pack_half2(v0.y * scale, v1.y * scale);
         }
     float zr[2][4], zi[2][4];
     two_products<false>(zr, zi, xr, xi, f, gm, geo);
@@ -352,24 +376,26 @@ __device__ __forceinline__ void stage2_table(float2 (&tab)[2][4]) {
         }
 }
 
-// Forward transform of the N points in sm (natural order, PlanTc layout) into the digit-reversed
-// spectrum scaled by 1/128, in place. Callers fill sm and sync first; ends with a barrier.
-__device__ __forceinline__ void forward_tc(float2* sm, const TcConstants& k) {
+// Forward transform of the N points in sm (natural order, PlanTc layout), each multiplied by
+// `scale` as it is read (the caller's |a| <= 1 normalisation without a pass of its own), into the
+// digit-reversed spectrum scaled by 1/128, in place. Callers fill sm and sync first; ends with a
+// barrier. tw: the tables of fill_twiddles.
+__device__ __forceinline__ void forward_tc(float2* sm, const TcConstants& k, float scale, const float2* tw) {
     const int warp = static_cast<int>(threadIdx.x / 32);
     float2 tab[2][4];
     stage1_table(tab);
     for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
-        tile_forward(sm, Stage1<false>(tile, tab), k.f16_a, k.f16_b);
+        tile_forward(sm, Stage1<false>(tile, tab, tw), k.f16_a, k.f16_b, scale);
     __syncthreads();
     stage2_table<false>(tab);
     for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
-        tile_forward(sm, Stage2(tile, tab), k.f16_a, k.f4_b);
+        tile_forward(sm, Stage2(tile, tab), k.f16_a, k.f4_b, 1.0f);
     __syncthreads();
 }
 
 // Inverse (the adjoint of forward_tc: digit-reversed in, natural out, scaled by 1/128), in place.
-// Ends with a barrier.
-__device__ __forceinline__ void inverse_tc(float2* sm, const TcConstants& k) {
+// Ends with a barrier. tw: the tables of fill_twiddles.
+__device__ __forceinline__ void inverse_tc(float2* sm, const TcConstants& k, const float2* tw) {
     const int warp = static_cast<int>(threadIdx.x / 32);
     float2 tab[2][4];
     stage2_table<true>(tab);
@@ -378,7 +404,7 @@ __device__ __forceinline__ void inverse_tc(float2* sm, const TcConstants& k) {
     __syncthreads();
     stage1_table(tab);
     for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
-        tile_inverse(sm, Stage1<true>(tile, tab), k.f16_a, k.f16_b);
+        tile_inverse(sm, Stage1<true>(tile, tab, tw), k.f16_a, k.f16_b);
     __syncthreads();
 }
 

@@ -29,3 +29,24 @@ with torch.cuda.stream(torch.cuda.Stream()):
 PY
 echo "ncu rc=$?"
 grep -E "^  [a-z_]+.*(conv_columns|kernel_spectra)|Duration|Memory Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per|Warp Cycles Per Issued|Stall|Issue Slots|No Eligible|Active Warps Per|Executed Ipc|Shared.*Bank|Bank Conflicts|Executed Instructions  " "$OUT/ncu_conv.txt" | head -60
+# Where the tensor-core column kernel's instructions go: executed instructions per CUDA source line
+# (conv_fft_chip.cu is built with -lineinfo) and per SASS instruction, from one launch.
+if [ -n "${SOURCE:-}" ]; then
+  timeout 200 ncu --kernel-name regex:"conv_columns" --launch-count 1 --clock-control none --section SourceCounters --section WarpStateStats \
+    --metrics regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio --import-source yes -f -o "$OUT/cols" python3 - > "$OUT/ncu_cols_run.txt" 2>&1 <<'PY'
+import sys, torch
+sys.path.insert(0, "tools/device")
+import chela_capi as capi
+from bench_conv import make_inputs
+with torch.cuda.stream(torch.cuda.Stream()):
+    x, ws, bs, wl, _, om = make_inputs(4, 1024, 16384, 16384, 3, torch.bfloat16, seed=1)
+    out = torch.empty_like(x)
+    capi.short_long_conv(capi.CudaContext(0), x, ws, bs, wl, None, om, out, True)
+    torch.cuda.synchronize()
+PY
+  echo "ncu source rc=$?"
+  ncu --import "$OUT/cols.ncu-rep" --page source --csv --print-source cuda > "$OUT/cols_cuda.csv" 2>&1; echo "cuda view rc=$?"
+  ncu --import "$OUT/cols.ncu-rep" --page source --csv --print-source sass > "$OUT/cols_sass.csv" 2>&1; echo "sass view rc=$?"
+  ncu --import "$OUT/cols.ncu-rep" --page raw --csv > "$OUT/cols_raw.csv" 2>&1; echo "raw rc=$?"
+  rm -f "$OUT/cols.ncu-rep"
+fi
