@@ -276,8 +276,9 @@ __device__ __forceinline__ float stage_activations(float2* sm, const T* xs, int 
 #pragma unroll
             for (int o = 0; o < 8; ++o) x[kReach + o] = cur[o];
             float a[8];
-            if (centre == 0) short_conv8<kReach, 0>(x, u, bias, a);
-            else short_conv8<kReach, kReach>(x, u, bias, a);
+            if (centre != 0) short_conv8<kReach, kReach>(x, u, bias, a);
+            else if (back <= 2) short_conv8<2, 0>(x, u, bias, a);  // the default ks = 3
+            else short_conv8<kReach, 0>(x, u, bias, a);
             const int s0 = P::pad(4 * m);  // points 4m .. 4m+3: slots join(s0, j)
 #pragma unroll
             for (int j = 0; j < 4; ++j) {

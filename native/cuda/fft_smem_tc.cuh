@@ -101,11 +101,8 @@ __device__ __forceinline__ float2 twiddle_at(int e, int M) {
 // of stage 1's instructions: ncu, run 42.) The caller syncs before the transforms read it.
 __device__ __forceinline__ void fill_twiddles(float2* tw) {
     for (int e = threadIdx.x; e < PlanTc::kTwiddles; e += blockDim.x) {
-        float s, c;
-        sincospif(-2.0f * static_cast<float>(e) / static_cast<float>(PlanTc::N), &s, &c);
-        tw[e] = make_float2(c, s);
-        sincospif(-2.0f * static_cast<float>(e) / 1024.0f, &s, &c);
-        tw[PlanTc::kTwiddles + e] = make_float2(c, s);
+        tw[e] = twiddle_at<false>(e, PlanTc::N);
+        tw[PlanTc::kTwiddles + e] = twiddle_at<false>(e, 1024);
     }
 }
 
