@@ -32,34 +32,62 @@ namespace {
 
 using fft::Plan;
 
-// Frequency pairs (k, N-k), k = 0 .. N/2, of the digit-reversed buffer: visit(sk, sk2, k, w) with
-// the slots sk = pad(pos(k)), sk2 = pad(pos(N-k mod N)) and w = W^k, W = exp(-pi i / N). The pair
-// formulas hold at k = 0 too (Z[N] = Z[0]; X[0] and X[N] come out as the two members), so visit
-// needs no branch and the loads of all a thread's pairs can be issued together.
+// A batch of frequency pairs of one thread: slots sk = pad(pos(k)), sk2 = pad(pos(N-k mod N)),
+// frequencies k and factors w = W^k, W = exp(-pi i / N).
+template <int kCount_>
+struct Pairs {
+    static constexpr int kCount = kCount_;
+    int sk[kCount], sk2[kCount], k[kCount];
+    float2 w[kCount];
+};
+
+// Frequency pairs (k, N-k), k = 0 .. N/2, of the digit-reversed buffer, handed to visit in
+// batches of up to kBatch (visit(const Pairs<n>&): a generic lambda) so that the visitor can issue
+// all the batch's loads before its stores (in a pair at a time the compiler kept each pair's
+// global and shared loads behind the previous pair's shared stores: 15 % of the stall samples,
+// run 43). The pair formulas hold at k = 0 too (Z[N] = Z[0]; X[0] and X[N] come out as the two
+// members), so no member needs a branch.
 // Thread tid takes k = tid + S i (S = min(threads, N/2), i < N / 2S, unrolled), so each slot is
 // one join of a per-thread term and a compile-time one (pad(pos(.)) per pair cost about twenty
 // integer instructions): N - k = (S - tid) + (N - S (i+1)) with disjoint bits for tid >= 1.
 // Thread 0 takes k = S i (partner N - S i, a constant) and last k = N/2, its own partner.
 // No barriers inside.
-template <class P, class Visit>
+template <class P, int kBatch, class Visit>
 __device__ __forceinline__ void for_each_pair(Visit visit) {
     constexpr float kPi = 3.14159265358979f;
     constexpr int S = P::kThreads < P::N / 2 ? P::kThreads : P::N / 2, I = P::N / 2 / S;
+    constexpr int kB = I < kBatch ? I : kBatch;
+    static_assert(I % kB == 0, "whole batches");
     const int tid = static_cast<int>(threadIdx.x);
     if (tid >= S) return;
     auto slot = [](int k) { return P::pad(P::pos(k)); };
     const int own = slot(tid), mirror = slot(S - tid);  // mirror: for tid >= 1
     const float angle0 = -kPi / static_cast<float>(P::N) * static_cast<float>(tid);
 #pragma unroll
-    for (int i = 0; i < I; ++i) {
-        const int sk = P::join(own, slot(S * i));
-        const int sk2 = tid != 0 ? P::join(mirror, slot(P::N - S * (i + 1))) : slot((P::N - S * i) & (P::N - 1));
-        float2 w;  // the angle is within [-pi/2, 0]: __sincosf is accurate to ~4e-7 there
-        __sincosf(angle0 - kPi / static_cast<float>(P::N) * static_cast<float>(S * i), &w.y, &w.x);
-        visit(sk, sk2, tid + S * i, w);
+    for (int i0 = 0; i0 < I; i0 += kB) {
+        Pairs<kB> p;
+#pragma unroll
+        for (int j = 0; j < kB; ++j) {
+            const int i = i0 + j;
+            p.sk[j] = P::join(own, slot(S * i));
+            p.sk2[j] = tid != 0 ? P::join(mirror, slot(P::N - S * (i + 1))) : slot((P::N - S * i) & (P::N - 1));
+            p.k[j] = tid + S * i;
+            // the angle is within [-pi/2, 0]: __sincosf is accurate to ~4e-7 there
+            __sincosf(angle0 - kPi / static_cast<float>(P::N) * static_cast<float>(S * i), &p.w[j].y, &p.w[j].x);
+        }
+        visit(p);
     }
-    if (tid == 0) visit(slot(P::N / 2), slot(P::N / 2), P::N / 2, make_float2(0.0f, -1.0f));
+    if (tid == 0) {
+        Pairs<1> p;
+        p.sk[0] = p.sk2[0] = slot(P::N / 2);
+        p.k[0] = P::N / 2;
+        p.w[0] = make_float2(0.0f, -1.0f);
+        visit(p);
+    }
 }
+
+// Pairs per batch: four pairs' operands (64 registers with the spectrum) stay within the budget.
+constexpr int kPairBatch = 4;
 
 // Column copies between global memory and shared memory: 16-byte vectors when both ends are
 // aligned (the usual case: L * sizeof(T) a multiple of 16), else element by element.
@@ -161,9 +189,9 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     kernel_spectra(float2* __restrict__ spectra, const void* wl, int wl_dtype, const void* wr, int wr_dtype,
                    int64_t Lk, int K) {
     using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
-    extern __shared__ float2 sm[];  // the FFT buffer, then (TC) the twiddle tables
-    [[maybe_unused]] float2* tw = sm + P::kSmemBytes / 8;
-    if constexpr (TC) fft::fill_twiddles(tw);  // ordered before the transform by the barrier below
+    extern __shared__ float2 sm[];  // the FFT buffer, then (TC) the transform's tables
+    [[maybe_unused]] auto* tables = reinterpret_cast<fft::TcTables*>(sm + P::kSmemBytes / 8);
+    if constexpr (TC) fft::fill_tables(tables);  // ordered before the transform by the barrier below
     const int64_t c = blockIdx.x;
     const int n2 = 2 * P::N;
     // The length-2N circular kernel h as packed real samples, eight per thread step: causal taps
@@ -201,25 +229,34 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
         // Undo the normalisation and the unitary scaling of this transform, and give the
         // columns' forward + inverse pair its gain here, once per channel instead of per pair.
         scale *= cs.out * P::kOneWayGain * P::gain();
-        const fft::TcConstants frags = fft::tc_constants();
-        fft::forward_tc(sm, frags, cs.in, tw);
+        fft::forward_tc(sm, tables, cs.in);
     } else {
         __syncthreads();
         fft::forward<P>(sm);
     }
     float2* h = spectra + c * (P::N + 1);
-    for_each_pair<P>([&](int sk, int sk2, int k, float2 w) {
-        float2 a, b;
-        fft::real_spectrum_pair(sm[sk], sm[sk2], w, a, b);
-        h[k] = make_float2(a.x * scale, a.y * scale);
-        h[P::N - k] = make_float2(b.x * scale, b.y * scale);
+    for_each_pair<P, kPairBatch>([&](const auto& p) {
+        constexpr int n = std::decay_t<decltype(p)>::kCount;
+        float2 zk[n], zk2[n];
+#pragma unroll
+        for (int j = 0; j < n; ++j) {
+            zk[j] = sm[p.sk[j]];
+            zk2[j] = sm[p.sk2[j]];
+        }
+#pragma unroll
+        for (int j = 0; j < n; ++j) {
+            float2 a, b;
+            fft::real_spectrum_pair(zk[j], zk2[j], p.w[j], a, b);
+            h[p.k[j]] = make_float2(a.x * scale, a.y * scale);
+            h[P::N - p.k[j]] = make_float2(b.x * scale, b.y * scale);
+        }
     });
 }
 
 // Dynamic shared memory of the kernels: the FFT buffer, with the tensor-core transform (tc) its
-// twiddle tables, then (conv_columns) the column of L elements of elem_bytes each.
+// tables, then (conv_columns) the column of L elements of elem_bytes each.
 constexpr int64_t fft_smem_bytes(int log_n, bool tc) {
-    return tc ? int64_t{fft::PlanTc::kSmemBytes + fft::PlanTc::kTwiddleBytes} : fft::buffer_smem_bytes(log_n);
+    return tc ? int64_t{fft::PlanTc::kSmemBytes} + int64_t{sizeof(fft::TcTables)} : fft::buffer_smem_bytes(log_n);
 }
 constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes, bool tc) {
     return fft_smem_bytes(log_n, tc) + (L * elem_bytes + 15) / 16 * 16;
@@ -367,36 +404,45 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
                  const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks, int centre) {
     static_assert(!TC || LOG_N == fft::PlanTc::LOG_N, "the tensor-core transform is for N = 16384");
     using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
-    extern __shared__ float2 sm[];  // the FFT buffer, (TC) the twiddle tables, the column
-    [[maybe_unused]] float2* tw = sm + P::kSmemBytes / 8;
+    extern __shared__ float2 sm[];  // the FFT buffer, (TC) the transform's tables, the column
+    [[maybe_unused]] auto* tables = reinterpret_cast<fft::TcTables*>(sm + P::kSmemBytes / 8);
     T* xs = reinterpret_cast<T*>(sm + fft_smem_bytes(LOG_N, TC) / 8);
-    if constexpr (TC) fft::fill_twiddles(tw);  // ordered before the transform by block_max's barrier
+    if constexpr (TC) fft::fill_tables(tables);  // ordered before the transform by block_max's barrier
     const int b = blockIdx.x, c = blockIdx.y;
     T* col = cols + (static_cast<int64_t>(b) * d + c) * L;
     copy_column(xs, col, L);
     __syncthreads();
     const float amax = stage_activations<P>(sm, xs, L, ws + static_cast<int64_t>(c) * ks, bs[c], ks, centre);
     float unscale = 1.0f;  // what the transformed column is multiplied by afterwards
-    [[maybe_unused]] fft::TcConstants frags;
     if constexpr (TC) {
         const ColumnScale cs = column_scale(block_max<P::kThreads>(amax));  // also the barrier
         unscale = cs.out;
-        frags = fft::tc_constants();
-        fft::forward_tc(sm, frags, cs.in, tw);
+        fft::forward_tc(sm, tables, cs.in);
     } else {
         __syncthreads();
         fft::forward<P>(sm);
     }
     // Y = X .* H per frequency pair (the spectra carry every scale factor but the column's).
     const float2* h = spectra + static_cast<int64_t>(c) * (P::N + 1);
-    for_each_pair<P>([&](int sk, int sk2, int k, float2 w) {
-        float2 zk = sm[sk], zk2 = sm[sk2];
-        fft::real_pair_product(zk, zk2, h[k], h[P::N - k], w);
-        sm[sk] = zk;
-        sm[sk2] = zk2;
+    for_each_pair<P, kPairBatch>([&](const auto& p) {
+        constexpr int n = std::decay_t<decltype(p)>::kCount;
+        float2 zk[n], zk2[n], hk[n], hk2[n];
+#pragma unroll
+        for (int j = 0; j < n; ++j) {  // all loads first: the batch's pairs are distinct slots
+            zk[j] = sm[p.sk[j]];
+            zk2[j] = sm[p.sk2[j]];
+            hk[j] = h[p.k[j]];
+            hk2[j] = h[P::N - p.k[j]];
+        }
+#pragma unroll
+        for (int j = 0; j < n; ++j) {
+            fft::real_pair_product(zk[j], zk2[j], hk[j], hk2[j], p.w[j]);
+            sm[p.sk[j]] = zk[j];
+            sm[p.sk2[j]] = zk2[j];
+        }
     });
     __syncthreads();
-    if constexpr (TC) fft::inverse_tc(sm, frags, tw);
+    if constexpr (TC) fft::inverse_tc(sm, tables);
     else fft::inverse<P>(sm);
     write_output<P>(sm, xs, col, L, unscale, omega[c]);
 }

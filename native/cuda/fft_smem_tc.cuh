@@ -42,8 +42,8 @@ namespace chela::cuda::fft {
 struct PlanTc {
     static constexpr int LOG_N = 14, N = 1 << LOG_N, kThreads = 512, kWarps = kThreads / 32, kTiles = 64;
     static constexpr int kSmemBytes = N * 8;
-    // The twiddle tables of stage 1 (fill_twiddles): W_N^e and W_1024^e for e < 1024.
-    static constexpr int kTwiddles = 1024, kTwiddleBytes = 2 * kTwiddles * 8;
+    // The twiddle tables of stage 1 (TcTables): W_N^e and W_1024^e for e < 1024.
+    static constexpr int kTwiddles = 1024;
     // Swizzle of the float2 index: low 4 bits XOR a linear function of bits 4..13, chosen so that
     // the lane patterns of every access below hit 16 distinct slots per half warp.
     __device__ __forceinline__ static int pad(int e) {
@@ -93,17 +93,6 @@ __device__ __forceinline__ float2 twiddle_at(int e, int M) {
     float2 w;
     __sincosf((INV ? kTwoPi : -kTwoPi) * static_cast<float>(a) / static_cast<float>(M), &w.y, &w.x);
     return w;
-}
-
-// Stage 1's tile-dependent twiddles W_N^(lo k) and W_1024^(lo c') (lo < 64, k, c' < 16: exponents
-// below 1024), tabulated once per CTA in shared memory: tw[e] = W_N^e, tw[1024 + e] = W_1024^e.
-// (Per tile, __sincosf with its range reduction cost about 13 instructions per factor, a quarter
-// of stage 1's instructions: ncu, run 42.) The caller syncs before the transforms read it.
-__device__ __forceinline__ void fill_twiddles(float2* tw) {
-    for (int e = threadIdx.x; e < PlanTc::kTwiddles; e += blockDim.x) {
-        tw[e] = twiddle_at<false>(e, PlanTc::N);
-        tw[PlanTc::kTwiddles + e] = twiddle_at<false>(e, 1024);
-    }
 }
 
 // Fragment coordinates of this lane (g = lane / 4, t = lane % 4):
@@ -206,6 +195,61 @@ __device__ __forceinline__ TcConstants tc_constants() {
     return {const_a(dft16_entry), const_a(dft4_blocks_entry), const_b(dft16_entry), const_b(dft4_blocks_entry)};
 }
 
+// What the transforms read besides the buffer, built once per CTA in shared memory (fill_tables;
+// the caller syncs before the transforms):
+//  - stage 1's tile-dependent twiddles W_N^(lo k) and W_1024^(lo c') (lo < 64, k, c' < 16:
+//    exponents below 1024): twiddles[e] = W_N^e, twiddles[1024 + e] = W_1024^e (per tile,
+//    __sincosf with its range reduction cost about 13 instructions per factor: ncu, run 42);
+//  - the constant fragments, lane-major (frags[matrix][part][lane], 12 words per lane and matrix:
+//    f16_a, f4_a, f16_b, f4_b), read back per stage: kept in registers across the kernel they
+//    took 48 per thread and pushed the pipelined stages into spills.
+enum : int { kF16A = 0, kF4A = 1, kF16B = 2, kF4B = 3 };
+struct TcTables {
+    float2 twiddles[2 * PlanTc::kTwiddles];
+    uint4 frags[4][3][32];
+};
+__device__ __forceinline__ void store_words(uint4 (&dst)[3][32], const uint32_t* w) {
+    const int lane = static_cast<int>(threadIdx.x % 32);
+#pragma unroll
+    for (int p = 0; p < 3; ++p) dst[p][lane] = make_uint4(w[4 * p], w[4 * p + 1], w[4 * p + 2], w[4 * p + 3]);
+}
+__device__ __forceinline__ void load_words(uint32_t* w, const uint4 (&src)[3][32]) {
+    const int lane = static_cast<int>(threadIdx.x % 32);
+#pragma unroll
+    for (int p = 0; p < 3; ++p) {
+        const uint4 v = src[p][lane];
+        w[4 * p] = v.x;
+        w[4 * p + 1] = v.y;
+        w[4 * p + 2] = v.z;
+        w[4 * p + 3] = v.w;
+    }
+}
+// ConstA and ConstB are 12 consecutive words each (re, im, im_neg).
+static_assert(sizeof(ConstA) == 48 && sizeof(ConstB) == 48, "12 words per constant matrix");
+__device__ __forceinline__ void fill_tables(TcTables* t) {
+    for (int e = threadIdx.x; e < PlanTc::kTwiddles; e += blockDim.x) {
+        t->twiddles[e] = twiddle_at<false>(e, PlanTc::N);
+        t->twiddles[PlanTc::kTwiddles + e] = twiddle_at<false>(e, 1024);
+    }
+    if (threadIdx.x < 32) {
+        const TcConstants k = tc_constants();
+        store_words(t->frags[kF16A], reinterpret_cast<const uint32_t*>(&k.f16_a));
+        store_words(t->frags[kF4A], reinterpret_cast<const uint32_t*>(&k.f4_a));
+        store_words(t->frags[kF16B], reinterpret_cast<const uint32_t*>(&k.f16_b));
+        store_words(t->frags[kF4B], reinterpret_cast<const uint32_t*>(&k.f4_b));
+    }
+}
+__device__ __forceinline__ ConstA table_a(const TcTables* t, int m) {
+    ConstA a;
+    load_words(reinterpret_cast<uint32_t*>(&a), t->frags[m]);
+    return a;
+}
+__device__ __forceinline__ ConstB table_b(const TcTables* t, int m) {
+    ConstB b;
+    load_words(reinterpret_cast<uint32_t*>(&b), t->frags[m]);
+    return b;
+}
+
 // Stage 1 (passes at strides 1024 and 64) of tile lo: X[j][c] = element 1024 j + 64 c + lo.
 // T1 at (k, c) = W_N^((64 c + lo) k) = W_256^(ck) W_N^(lo k); T2 at c' = W_1024^(lo c').
 // tw1 / tw2 give the forward factors at this lane's C elements; the inverse conjugates them.
@@ -226,8 +270,9 @@ struct Stage1 {
                 w2[h][s] = tw[PlanTc::kTwiddles + lo * c_col(h, s)];
             }
     }
-    // Element index without the tile's part; r and c fill disjoint bit fields (see tile_forward).
+    // Element index without the tile's part; r and c fill disjoint bit fields (see load_tile).
     __device__ __forceinline__ static int index(int r, int c) { return 1024 * r + 64 * c; }
+    __device__ __forceinline__ static int tile_origin(int tile) { return tile; }
     __device__ __forceinline__ int tile_index() const { return lo; }
     __device__ __forceinline__ float2 tw1(int h, int q) const {
         return cmul(w256[h][q], INV ? w_lo[h][q & 1] : w_lo[q >> 1][0]);
@@ -244,6 +289,7 @@ struct Stage2 {
     const float2 (&tab)[2][4];
     __device__ __forceinline__ Stage2(int tile, const float2 (&t)[2][4]) : base(256 * tile), tab(t) {}
     __device__ __forceinline__ static int index(int r, int c) { return 64 * (c >> 2) + 4 * r + (c & 3); }
+    __device__ __forceinline__ static int tile_origin(int tile) { return 256 * tile; }
     __device__ __forceinline__ int tile_index() const { return base; }
     __device__ __forceinline__ float2 tw1(int h, int q) const { return tab[h][q]; }
     __device__ __forceinline__ float2 tw2(int, int) const { return make_float2(1.0f, 0.0f); }
@@ -257,6 +303,9 @@ struct Stage2 {
 __device__ __forceinline__ uint32_t byte_of(int index) { return static_cast<uint32_t>(PlanTc::pad(index)) * 8u; }
 __device__ __forceinline__ float2& at(float2* sm, uint32_t bytes) {
     return *reinterpret_cast<float2*>(reinterpret_cast<char*>(sm) + bytes);
+}
+__device__ __forceinline__ float2 at(const float2* sm, uint32_t bytes) {
+    return *reinterpret_cast<const float2*>(reinterpret_cast<const char*>(sm) + bytes);
 }
 
 // C fragments of the two n-tiles (rows g, g+8 x 16 columns) as the A fragment of the next product.
@@ -292,21 +341,41 @@ __device__ __forceinline__ void two_products(float (&zr)[2][4], float (&zi)[2][4
     for (int h = 0; h < 2; ++h) cmma_const_b<INV>(zr[h], zi[h], ar, ai, b, h);
 }
 
-// Forward stage on one tile: Z = ((F16 X) .* T1) G .* T2, in place; the loaded X is scaled by
+// A tile's eight elements per lane as read from shared memory, v[h][r][s]: the B operand element
+// (2t + 8r + s, 8h + g) of the first product (in the inverse: of the transposed tile).
+struct TileData {
+    float2 v[2][2][2];
+};
+
+// Loads tile `tile` of stage Geo: X[j][c] in the forward direction, Z^T in the inverse one.
+template <bool INV, class Geo>
+__device__ __forceinline__ TileData load_tile(const float2* sm, int tile) {
+    const int g = lane_g(), t = lane_t();
+    const uint32_t in = byte_of(INV ? Geo::index(g, 2 * t) : Geo::index(2 * t, g)) ^ byte_of(Geo::tile_origin(tile));
+    TileData d;
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+#pragma unroll
+            for (int s = 0; s < 2; ++s)
+                d.v[h][r][s] = at(sm, in ^ byte_of(INV ? Geo::index(8 * h, 8 * r + s) : Geo::index(8 * r + s, 8 * h)));
+    return d;
+}
+
+// Forward stage on one loaded tile: Z = ((F16 X) .* T1) G .* T2, stored in place; X is scaled by
 // `scale` first (1 folds away: the caller's normalisation rides on the first stage's loads).
 template <class Geo>
-__device__ __forceinline__ void tile_forward(float2* sm, const Geo& geo, const ConstA& f, const ConstB& gm,
-                                             float scale) {
+__device__ __forceinline__ void finish_forward(float2* sm, const Geo& geo, const TileData& d, const ConstA& f,
+                                               const ConstB& gm, float scale) {
     const int g = lane_g(), t = lane_t();
-    const uint32_t tile = byte_of(geo.tile_index());
-    const uint32_t in = byte_of(Geo::index(2 * t, g)) ^ tile, out = byte_of(Geo::index(g, 2 * t)) ^ tile;
+    const uint32_t out = byte_of(Geo::index(g, 2 * t)) ^ byte_of(geo.tile_index());
     uint32_t xr[2][2], xi[2][2];
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {  // element (2t + 8r + s, 8h + g)
-            const float2 v0 = at(sm, in ^ byte_of(Geo::index(8 * r, 8 * h)));
-            const float2 v1 = at(sm, in ^ byte_of(Geo::index(8 * r + 1, 8 * h)));
+        for (int r = 0; r < 2; ++r) {
+            const float2 v0 = d.v[h][r][0], v1 = d.v[h][r][1];
             xr[h][r] = pack_half2(v0.x * scale, v1.x * scale);
             xi[h][r] = pack_half2(v0.y * scale, v1.y * scale);
         }
@@ -323,20 +392,19 @@ __device__ __forceinline__ void tile_forward(float2* sm, const Geo& geo, const C
         }
 }
 
-// The adjoint of tile_forward, computed transposed:
-// X^T = ((conj(G) (conj T2 .* Z)^T) .* conj T1^T) conj(F16), in place.
+// The adjoint of finish_forward, computed transposed:
+// X^T = ((conj(G) (conj T2 .* Z)^T) .* conj T1^T) conj(F16), stored in place.
 template <class Geo>
-__device__ __forceinline__ void tile_inverse(float2* sm, const Geo& geo, const ConstA& gm, const ConstB& f) {
+__device__ __forceinline__ void finish_inverse(float2* sm, const Geo& geo, const TileData& d, const ConstA& gm,
+                                               const ConstB& f) {
     const int g = lane_g(), t = lane_t();
-    const uint32_t tile = byte_of(geo.tile_index());
-    const uint32_t in = byte_of(Geo::index(g, 2 * t)) ^ tile, out = byte_of(Geo::index(2 * t, g)) ^ tile;
+    const uint32_t out = byte_of(Geo::index(2 * t, g)) ^ byte_of(geo.tile_index());
     uint32_t xr[2][2], xi[2][2];
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
         for (int r = 0; r < 2; ++r) {  // B element (row c', col k) = Z[k][c'], k = 8h + g, c' = 2t + 8r + s
-            float2 v0 = at(sm, in ^ byte_of(Geo::index(8 * h, 8 * r)));
-            float2 v1 = at(sm, in ^ byte_of(Geo::index(8 * h, 8 * r + 1)));
+            float2 v0 = d.v[h][r][0], v1 = d.v[h][r][1];
             if (Geo::kTw2) {
                 v0 = cmul(v0, conj(geo.tw2(r, 0)));
                 v1 = cmul(v1, conj(geo.tw2(r, 1)));
@@ -346,12 +414,33 @@ __device__ __forceinline__ void tile_inverse(float2* sm, const Geo& geo, const C
         }
     float zr[2][4], zi[2][4];
     two_products<true>(zr, zi, xr, xi, gm, f, geo);
-    __syncwarp();  // in place, as in tile_forward
+    __syncwarp();  // in place, as in finish_forward
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
         for (int q = 0; q < 4; ++q)  // X[j][c] at j = 8h + 2t + (q & 1), c = g + 8 (q >> 1)
             at(sm, out ^ byte_of(Geo::index(8 * h + (q & 1), 8 * (q >> 1)))) = make_float2(zr[h][q], zi[h][q]);
+}
+
+// One stage over this warp's tiles (warp + 16 i), software-pipelined: the next tile's loads are
+// issued before this tile's stores. The tiles of a stage are disjoint, so nothing orders them,
+// but the compiler cannot prove it and kept every tile's load latency exposed. make(tile) builds
+// the tile's geometry (its twiddles) once its turn comes.
+template <bool INV, class Geo, class Make>
+__device__ __forceinline__ void run_stage(float2* sm, Make make, const ConstA& a, const ConstB& b, float scale) {
+    constexpr int kPer = PlanTc::kTiles / PlanTc::kWarps;
+    const int warp = static_cast<int>(threadIdx.x / 32);
+    TileData cur = load_tile<INV, Geo>(sm, warp);
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+        const int tile = warp + PlanTc::kWarps * i;
+        TileData next = cur;
+        if (i + 1 < kPer) next = load_tile<INV, Geo>(sm, tile + PlanTc::kWarps);
+        const Geo geo = make(tile);
+        if constexpr (INV) finish_inverse(sm, geo, cur, a, b);
+        else finish_forward(sm, geo, cur, a, b, scale);
+        cur = next;
+    }
 }
 
 // W_256^(row col) at this lane's C elements (stage 1, both directions).
@@ -376,32 +465,28 @@ __device__ __forceinline__ void stage2_table(float2 (&tab)[2][4]) {
 // Forward transform of the N points in sm (natural order, PlanTc layout), each multiplied by
 // `scale` as it is read (the caller's |a| <= 1 normalisation without a pass of its own), into the
 // digit-reversed spectrum scaled by 1/128, in place. Callers fill sm and sync first; ends with a
-// barrier. tw: the tables of fill_twiddles.
-__device__ __forceinline__ void forward_tc(float2* sm, const TcConstants& k, float scale, const float2* tw) {
-    const int warp = static_cast<int>(threadIdx.x / 32);
+// barrier. t: the CTA's tables (fill_tables).
+__device__ __forceinline__ void forward_tc(float2* sm, const TcTables* t, float scale) {
     float2 tab[2][4];
     stage1_table(tab);
-    for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
-        tile_forward(sm, Stage1<false>(tile, tab, tw), k.f16_a, k.f16_b, scale);
+    run_stage<false, Stage1<false>>(sm, [&](int tile) { return Stage1<false>(tile, tab, t->twiddles); },
+                                    table_a(t, kF16A), table_b(t, kF16B), scale);
     __syncthreads();
     stage2_table<false>(tab);
-    for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
-        tile_forward(sm, Stage2(tile, tab), k.f16_a, k.f4_b, 1.0f);
+    run_stage<false, Stage2>(sm, [&](int tile) { return Stage2(tile, tab); }, table_a(t, kF16A), table_b(t, kF4B), 1.0f);
     __syncthreads();
 }
 
 // Inverse (the adjoint of forward_tc: digit-reversed in, natural out, scaled by 1/128), in place.
-// Ends with a barrier. tw: the tables of fill_twiddles.
-__device__ __forceinline__ void inverse_tc(float2* sm, const TcConstants& k, const float2* tw) {
-    const int warp = static_cast<int>(threadIdx.x / 32);
+// Ends with a barrier. t: the CTA's tables (fill_tables).
+__device__ __forceinline__ void inverse_tc(float2* sm, const TcTables* t) {
     float2 tab[2][4];
     stage2_table<true>(tab);
-    for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
-        tile_inverse(sm, Stage2(tile, tab), k.f4_a, k.f16_b);
+    run_stage<true, Stage2>(sm, [&](int tile) { return Stage2(tile, tab); }, table_a(t, kF4A), table_b(t, kF16B), 1.0f);
     __syncthreads();
     stage1_table(tab);
-    for (int tile = warp; tile < PlanTc::kTiles; tile += PlanTc::kWarps)
-        tile_inverse(sm, Stage1<true>(tile, tab, tw), k.f16_a, k.f16_b);
+    run_stage<true, Stage1<true>>(sm, [&](int tile) { return Stage1<true>(tile, tab, t->twiddles); },
+                                  table_a(t, kF16A), table_b(t, kF16B), 1.0f);
     __syncthreads();
 }
 

@@ -116,6 +116,10 @@ std::vector<ConvCase> cases() {
     out.push_back({2, 12289, 40, 5, 12289, false, CHELA_DTYPE_BF16, Path::kTensorCores});
     out.push_back({1, 1000, 8, 3, 1000, true, CHELA_DTYPE_F32, Path::kTensorCores});
     out.push_back({2, 1000, 40, 3, 1000, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+    // Short kernels beyond the chunked staging's window (causal ks <= 4, centred ks <= 7) at lengths
+    // that are multiples of 8: the element-by-element staging (case 104 is the sanitizer's).
+    out.push_back({2, 2048, 5, 6, 2048, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({1, 16384, 3, 9, 16384, false, CHELA_DTYPE_F16, Path::kTensorCores});
     return out;
 }
 

@@ -35,8 +35,9 @@ grep -E "  FAILED|Which is" "$OUT/model_test.log" | head -10
 if [ -z "${SKIP_SANITIZER:-}" ]; then
 echo "== compute-sanitizer (small on-chip FFT cases)"
 # Cases 26..49 of CudaConvCases: the on-chip FFT path at L = 1 .. 257; 97, 98 its tensor-core
-# transform (N = 16384, one or two columns), 102, 103 the tc fallbacks (`test_cuda_conv --gtest_list_tests`).
-SMALL=$(for i in $(seq 26 49) 97 98 102 103; do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
+# transform (N = 16384, one or two columns), 102, 103 the tc fallbacks, 104 the element-wise staging
+# of a long short kernel (`test_cuda_conv --gtest_list_tests`).
+SMALL=$(for i in $(seq 26 49) 97 98 102 103 104; do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
 {
   echo "### memcheck"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "memcheck rc=$?"
   echo "### racecheck"; timeout 240 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "racecheck rc=$?"

@@ -217,7 +217,7 @@ def check_xor_addressing():
     for idx, tiles in ((idx1, [(lo, lo) for lo in range(64)]), (idx2, [(256 * q, 256 * q) for q in range(64)])):
         for tile_part, _ in tiles:
             for (g, t) in LANES:
-                # the four access patterns of tile_forward / tile_inverse: (lane r, lane c, const r, const c)
+                # the four access patterns of load_tile / finish_forward / finish_inverse: (lane r, lane c, const r, const c)
                 pats = [((2 * t, g), (8 * r + s, 8 * h)) for h in range(2) for r in range(2) for s in range(2)]
                 pats += [((g, 2 * t), (8 * (q >> 1), 8 * h + (q & 1))) for h in range(2) for q in range(4)]
                 pats += [((g, 2 * t), (8 * h, 8 * r + s)) for h in range(2) for r in range(2) for s in range(2)]
