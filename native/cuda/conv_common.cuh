@@ -73,7 +73,8 @@ inline void check(cudaError_t err, const char* what) {
 // Stream-ordered scratch (stream_buffer.cuh); callers name their buffers "short_long_conv (CUDA): ...".
 using DeviceBuffer = StreamBuffer;
 
-// The long-conv algorithms (conv_direct.cu, conv_fft.cu with cuFFT, conv_fft_chip.cu on chip).
+// The long-conv algorithms (conv_direct.cu, conv_fft.cu with cuFFT, conv_fft_chip.cu and
+// conv_fft_cluster.cu on chip).
 // K = min(Lk, L) taps per side.
 int64_t direct_max_taps_cap();
 void run_direct(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
@@ -82,5 +83,9 @@ void run_fft(int device, cudaStream_t stream, const cpu::ShortLongConvParams& p,
 bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
 // tensor_cores: the radix-16 passes on mma.sync (bf16/f16 columns; opt-in, CHELA_CUDA_CONV_FFT=tc).
 void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores);
+// The cluster variant (conv_fft_cluster.cu): 2 or 4 CTAs per column for 16384 < (L + K) / 2 <= 65536
+// (bf16/f16 columns, sm_90+).
+bool cluster_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
+void run_cluster_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 
 }  // namespace chela::cuda::conv

@@ -1,6 +1,6 @@
 // Entry of the CUDA short-long convolution: converts the small per-channel parameters to f32 on
 // the device, picks the long-conv path (direct for short kernels, else the on-chip FFT where the
-// sequence fits one CTA, else cuFFT) and runs it.
+// sequence fits one CTA or a cluster of them, else cuFFT) and runs it.
 #include "short_long_conv.h"
 
 #include "conv_common.cuh"
@@ -40,7 +40,9 @@ ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dty
     const int64_t K = std::min(p.Lk, p.L);
     if (K <= direct_threshold()) return ConvPath::kDirect;
     const std::string fft = env_switch("CHELA_CUDA_CONV_FFT", {"chip", "tc", "cufft"});
-    if (fft == "cufft" || !conv::chip_fft_fits(device, p, dtype)) return ConvPath::kFftCufft;
+    if (fft == "cufft") return ConvPath::kFftCufft;
+    if (!conv::chip_fft_fits(device, p, dtype))  // "chip" (the fp32 passes) has no cluster variant
+        return fft != "chip" && conv::cluster_fft_fits(device, p, dtype) ? ConvPath::kFftCluster : ConvPath::kFftCufft;
     // The tensor-core transform is the default (run 38, H200: 1.64 vs 1.81 ms per call at B4 C1024
     // L16384, same accuracy); it falls back to the fp32 passes itself for f32 columns and for
     // transforms other than 16384 points. "chip" forces the fp32 passes.
@@ -53,6 +55,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     const bool chip = path == ConvPath::kFft || path == ConvPath::kFftTensorCores;
     if (path == ConvPath::kAuto) path = choose_conv_path(device, p, t.dtype);  // checks the fit itself
     else if (chip && !conv::chip_fft_fits(device, p, t.dtype)) path = ConvPath::kFftCufft;
+    else if (path == ConvPath::kFftCluster && !conv::cluster_fft_fits(device, p, t.dtype)) path = ConvPath::kFftCufft;
     conv::check(cudaSetDevice(device), "cudaSetDevice");
     auto stream = static_cast<cudaStream_t>(stream_ptr);
 
@@ -84,6 +87,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
     else if (path == ConvPath::kFft || path == ConvPath::kFftTensorCores)
         conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);
+    else if (path == ConvPath::kFftCluster) conv::run_cluster_fft(stream, p, a);
     else conv::run_fft(device, stream, p, a);
 }
 

@@ -120,6 +120,16 @@ std::vector<ConvCase> cases() {
     // that are multiples of 8: the element-by-element staging (case 104 is the sanitizer's).
     out.push_back({2, 2048, 5, 6, 2048, true, CHELA_DTYPE_BF16, Path::kTensorCores});
     out.push_back({1, 16384, 3, 9, 16384, false, CHELA_DTYPE_F16, Path::kTensorCores});
+    // Past one CTA (16384 < (L + K) / 2 <= 65536): the cluster variant (conv_fft_cluster.cu; sm_90,
+    // else cuFFT), 4 CTAs per column from (L + K) / 2 > 32768, else 2; the bench's L = Lk = 65536,
+    // Lk < L, both directions, even ks. Case 106 is the sanitizer's (4 CTAs, one column).
+    out.push_back({1, 36864, 1, 3, 36864, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({1, 65536, 2, 3, 65536, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({1, 65536, 2, 3, 65536, false, CHELA_DTYPE_F16, Path::kTensorCores});
+    out.push_back({1, 40000, 3, 5, 30000, false, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({2, 32768, 3, 3, 32768, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({2, 20000, 5, 4, 20000, true, CHELA_DTYPE_F16, Path::kTensorCores});
+    out.push_back({1, 24576, 2, 3, 12288, false, CHELA_DTYPE_BF16, Path::kTensorCores});  // Lk < L: 2 CTAs
     return out;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Nsight Compute profile of the on-chip FFT convolution kernels at the first conv shape
-# (B4 C1024 L16384, Lk = L, bf16), through the C ABI, fp32 passes then the tensor-core variant: speed of light, occupancy, warp stall reasons,
+# (B4 C1024 L16384, Lk = L, bf16; SHAPE=1,65536 FFTS=tc: B1 L65536, the cluster variant), through the C ABI, fp32 passes then the tensor-core variant: speed of light, occupancy, warp stall reasons,
 # scheduler and instruction statistics. Run on the GPU machine from the repo root after
 # tools/device/conv_check.sh unpacked .device; writes $OUT/ncu_conv.txt and prints the headline rows.
 set -uo pipefail
@@ -17,11 +17,13 @@ sys.path.insert(0, "tools/device")
 import chela_capi as capi
 from bench_conv import make_inputs
 with torch.cuda.stream(torch.cuda.Stream()):
-    x, ws, bs, wl, _, om = make_inputs(4, 1024, 16384, 16384, 3, torch.bfloat16, seed=1)
+    import os
+    B, L = (int(v) for v in os.environ.get("SHAPE", "4,16384").split(","))
+    x, ws, bs, wl, _, om = make_inputs(B, 1024, L, L, 3, torch.bfloat16, seed=1)
     out = torch.empty_like(x)
     ctx = capi.CudaContext(0)
-    import os
-    for fft in ("chip", "tc"):  # the fp32 on-chip passes, then the tensor-core variant (run 27: 1.81 vs 2.26 ms)
+    # the fp32 on-chip passes, then the tensor-core variant (run 27: 1.81 vs 2.26 ms); FFTS=tc: only it
+    for fft in os.environ.get("FFTS", "chip tc").split():
         os.environ["CHELA_CUDA_CONV_FFT"] = fft
         capi.short_long_conv(ctx, x, ws, bs, wl, None, om, out, True)
         torch.cuda.synchronize()
@@ -39,7 +41,9 @@ sys.path.insert(0, "tools/device")
 import chela_capi as capi
 from bench_conv import make_inputs
 with torch.cuda.stream(torch.cuda.Stream()):
-    x, ws, bs, wl, _, om = make_inputs(4, 1024, 16384, 16384, 3, torch.bfloat16, seed=1)
+    import os
+    B, L = (int(v) for v in os.environ.get("SHAPE", "4,16384").split(","))
+    x, ws, bs, wl, _, om = make_inputs(B, 1024, L, L, 3, torch.bfloat16, seed=1)
     out = torch.empty_like(x)
     capi.short_long_conv(capi.CudaContext(0), x, ws, bs, wl, None, om, out, True)
     torch.cuda.synchronize()
