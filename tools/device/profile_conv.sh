@@ -31,10 +31,10 @@ with torch.cuda.stream(torch.cuda.Stream()):
 PY
 echo "ncu rc=$?"
 grep -E "^  [a-z_]+.*(conv_columns|kernel_spectra)|Duration|Memory Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per|Warp Cycles Per Issued|Stall|Issue Slots|No Eligible|Active Warps Per|Executed Ipc|Shared.*Bank|Bank Conflicts|Executed Instructions  " "$OUT/ncu_conv.txt" | head -60
-# Where the tensor-core column kernel's instructions go: executed instructions per CUDA source line
+# Where the tensor-core column kernel's (or KERNEL's) instructions go: executed instructions per CUDA source line
 # (conv_fft_chip.cu is built with -lineinfo) and per SASS instruction, from one launch.
 if [ -n "${SOURCE:-}" ]; then
-  timeout 200 ncu --kernel-name regex:"conv_columns" --launch-count 1 --clock-control none --section SourceCounters --section WarpStateStats \
+  timeout 200 ncu --kernel-name regex:"${KERNEL:-conv_columns}" --launch-count 1 --clock-control none --section SourceCounters --section WarpStateStats \
     --metrics regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio --import-source yes -f -o "$OUT/cols" python3 - > "$OUT/ncu_cols_run.txt" 2>&1 <<'PY'
 import sys, torch
 sys.path.insert(0, "tools/device")
