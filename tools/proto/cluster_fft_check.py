@@ -7,6 +7,9 @@ digit-reversed slots are a permutation both sides of the product share), the rea
 (k, M - k) split between CTA r and CTA C - r with the partner at 16383 - j (here Nl - 1 - j), the
 sliced spectra [C][Nl + 1], the gather with W_M^(-n1 k2) and the radix-C sum, and the scale
 factors of the kernel (1/(8M) times the transforms' gains). Compared with the direct convolution.
+Then the slot identities the kernel's addressing relies on, for PlanTc's pad and pos (N = 16384):
+a chunk's four points fill one aligned group of slots, the partner slot is one XOR, j and j + 4096
+share a slot pair, and the CTAs' pair visits cover every slot exactly once.
 Usage: python3 tools/proto/cluster_fft_check.py
 """
 import numpy as np
@@ -100,6 +103,40 @@ def conv(C, Nl, L, K, causal, rng):
     return np.linalg.norm(got - want) / np.linalg.norm(want)
 
 
+def pad(e):  # PlanTc::pad
+    h = ((e >> 10) & 15) ^ ((e >> 6) & 1) ^ (((e >> 7) & 1) << 3) ^ (((e >> 8) & 1) << 2) ^ (((e >> 4) & 1) << 2)
+    return e ^ h
+
+
+def pos(k):  # Plan<14>::pos: radix digits 16, 16, 16, 4 reversed
+    return (k & 15) << 10 | ((k >> 4) & 15) << 6 | ((k >> 8) & 15) << 2 | (k >> 12)
+
+
+def slot(k):
+    return pad(pos(k))
+
+
+def slot_identities():
+    n, threads = 16384, 512
+    assert sorted(slot(k) for k in range(n)) == list(range(n)), "slot is a bijection"
+    for m in range(n // 4):  # staging / output groups
+        assert all(pad(4 * m + j) == pad(4 * m) ^ j for j in range(4))
+    flip = slot(n - 1)
+    for j in range(n):
+        assert slot(n - 1 - j) == slot(j) ^ flip  # the partner member
+    for j in range(n // 4):
+        assert slot(j + n // 4) == slot(j) ^ 1  # j and j + 4096: one slot pair
+    for tid in range(threads):
+        for i in range(n // threads):
+            assert slot(tid + threads * i) == slot(tid) ^ slot(threads * i)  # join of disjoint bits
+    # CTA r > 0 visits own j < 8192 and the partner's 16383 - j: with the partner's own visit,
+    # every slot of both CTAs once (CTA 2 is its own partner).
+    own = [slot(j) for j in range(n // 2)]
+    other = [slot(j) ^ flip for j in range(n // 2)]
+    assert sorted(own + other) == list(range(n))
+    print("slot identities: OK")
+
+
 if __name__ == "__main__":
     rng = np.random.default_rng(7)
     worst = 0.0
@@ -114,3 +151,4 @@ if __name__ == "__main__":
                     worst = max(worst, e)
                     print(f"C={C} Nl={Nl} L={L} K={K} {'causal' if causal else 'bidir'}: rel-L2 {e:.1e}")
     print("worst", f"{worst:.1e}", "OK" if worst < 1e-12 else "FAILED")
+    slot_identities()
