@@ -59,6 +59,10 @@ struct ConvArgs {
     int long_dtype, long_rev_dtype;
 };
 
+// The short conv's centre tap: taps reach `centre` steps ahead (bidirectional, odd ks) and
+// ks - 1 - centre behind; causal kernels only look back.
+inline int short_centre(const cpu::ShortLongConvParams& p) { return p.causal ? 0 : (p.ks - 1) / 2; }
+
 // Host side: CUDA error -> chela::Error (the sticky-free error is cleared so later calls are not
 // blamed for it).
 inline void check(cudaError_t err, const char* what) {

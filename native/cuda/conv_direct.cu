@@ -129,7 +129,7 @@ void launch(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvAr
                     static_cast<unsigned>(p.B));
     direct_conv<T><<<grid, kThreads, smem, stream>>>(
         static_cast<const T*>(a.x), static_cast<T*>(a.out), a.short_w, a.short_b, a.omega, taps, p.L, p.d, p.ks,
-        p.causal ? 0 : (p.ks - 1) / 2, g.m_lo, static_cast<int>(g.p16), static_cast<int>(g.rows));
+        short_centre(p), g.m_lo, static_cast<int>(g.p16), static_cast<int>(g.rows));
     check(cudaGetLastError(), "direct kernel launch");
 }
 

@@ -252,7 +252,7 @@ void run_typed(int device, cudaStream_t stream, const cpu::ShortLongConvParams& 
                        static_cast<unsigned>(B));
     short_conv_to_columns<T><<<in_grid, tile_threads, 0, stream>>>(static_cast<const T*>(a.x), cols.as<float>(),
                                                                    a.short_w, a.short_b, L, d, N, p.ks,
-                                                                   p.causal ? 0 : (p.ks - 1) / 2);
+                                                                   short_centre(p));
     check(cudaGetLastError(), "short conv kernel launch");
     {
         PlanUse plan({device, N, B * d, cufft::kR2C}, stream);

@@ -258,7 +258,7 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
     conv_columns<T, LOG_N, TC><<<dim3(static_cast<unsigned>(B), static_cast<unsigned>(d)), P::kThreads, col_smem,
                                  stream>>>(cols.as<T>(), spectra.as<float2>(), a.short_w, a.short_b, a.omega,
-                                       static_cast<int>(L), static_cast<int>(d), p.ks, p.causal ? 0 : (p.ks - 1) / 2);
+                                       static_cast<int>(L), static_cast<int>(d), p.ks, short_centre(p));
     check(cudaGetLastError(), "column convolution launch");
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
 }

@@ -372,74 +372,72 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     T* col = cols + (static_cast<int64_t>(b) * d + c) * L;
     const int chunks = L / 8;  // zero past them: the padding
     // Exchange: SiLU(short conv) of this CTA's n1 slice in every block n2, the brackets to their CTAs.
-    {
-        const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
-        float amax = 0.0f;
-        // Not unrolled: with both exchange loops unrolled the kernel spilled (84 bytes). Unrolling
-        // the output loop alone (run 50) changed nothing measurable (1.45 -> 1.49 ms, noise).
+    const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
+    float amax = 0.0f;
+    // Not unrolled: with both exchange loops unrolled the kernel spilled (84 bytes). Unrolling
+    // the output loop alone (run 50) changed nothing measurable (1.45 -> 1.49 ms, noise).
 #pragma unroll 1
-        for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
-            const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
-            const int m = rank * C::kChunks + q;
-            float2 z[C::kHalves][4];
+    for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
+        const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
+        const int m = rank * C::kChunks + q;
+        float2 z[C::kHalves][4];
 #pragma unroll
-            for (int b2 = 0; b2 < C::kHalves; ++b2) {
-                const int mb = m + b2 * (kLocal / 4);
-                float a[8];
+        for (int b2 = 0; b2 < C::kHalves; ++b2) {
+            const int mb = m + b2 * (kLocal / 4);
+            float a[8];
 #pragma unroll
-                for (int o = 0; o < 8; ++o) a[o] = 0.0f;
-                if (mb < chunks) chunk_activations(col, mb, chunks, taps, a);
+            for (int o = 0; o < 8; ++o) a[o] = 0.0f;
+            if (mb < chunks) chunk_activations(col, mb, chunks, taps, a);
 #pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    z[b2][j] = make_float2(a[2 * j], a[2 * j + 1]);
-                    amax = fmaxf(amax, fmaxf(fabsf(a[2 * j]), fabsf(a[2 * j + 1])));
-                }
+            for (int j = 0; j < 4; ++j) {
+                z[b2][j] = make_float2(a[2 * j], a[2 * j + 1]);
+                amax = fmaxf(amax, fmaxf(fabsf(a[2 * j]), fabsf(a[2 * j + 1])));
             }
-            scatter_chunk<C, C::kHalves>(bufs, m, z);
         }
-        const ColumnScale cs = column_scale(cluster_max<C>(cluster, amax));
-        fft::forward_tc(sm, tables, cs.in);
-        cluster.sync();  // the partners' spectra are complete
-        // Y = X .* H per frequency pair, partner members in the partner CTA.
-        const float2* h = spectra + static_cast<int64_t>(c) * C::kSpectrum;
-        float2* other = partner_buffer<C>(cluster, sm);
-        for_each_cluster_pair<C>(rank, [&](const auto& p) {
-            constexpr int n = std::decay_t<decltype(p)>::kCount;
-            float2 zk[n], zk2[n], hk[n], hk2[n];
+        scatter_chunk<C, C::kHalves>(bufs, m, z);
+    }
+    const ColumnScale cs = column_scale(cluster_max<C>(cluster, amax));
+    fft::forward_tc(sm, tables, cs.in);
+    cluster.sync();  // the partners' spectra are complete
+    // Y = X .* H per frequency pair, partner members in the partner CTA.
+    const float2* h = spectra + static_cast<int64_t>(c) * C::kSpectrum;
+    float2* other = partner_buffer<C>(cluster, sm);
+    for_each_cluster_pair<C>(rank, [&](const auto& p) {
+        constexpr int n = std::decay_t<decltype(p)>::kCount;
+        float2 zk[n], zk2[n], hk[n], hk2[n];
 #pragma unroll
-            for (int j = 0; j < n; ++j) {
-                hk[j] = h[p.hk[j]];
-                hk2[j] = h[p.hk2[j]];
+        for (int j = 0; j < n; ++j) {
+            hk[j] = h[p.hk[j]];
+            hk2[j] = h[p.hk2[j]];
+        }
+        load_members(sm, other, p, zk, zk2);
+#pragma unroll
+        for (int j = 0; j < n; ++j) fft::real_pair_product(zk[j], zk2[j], hk[j], hk2[j], p.w[j]);
+        store_members(sm, other, p, zk, zk2);
+    });
+    cluster.sync();  // every product stored, in both partners
+    fft::inverse_tc(sm, tables);
+    cluster.sync();  // every CTA's inverse done before the gather reads it
+    // Output: this CTA's n1 slice of each block n2 < kHalves, SiLU(g * unscale + omega x).
+    const float om = omega[c], unscale = cs.out;
+#pragma unroll
+    for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
+        const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
+        const int m = rank * C::kChunks + q;
+        float2 g[4][C::kHalves];
+        gather_chunk<C>(bufs, m, g);
+#pragma unroll
+        for (int b2 = 0; b2 < C::kHalves; ++b2) {
+            const int mb = m + b2 * (kLocal / 4);
+            if (mb >= chunks) continue;
+            float x[8], y[8];
+            load8(col + 8 * mb, x);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                y[2 * j] = silu(fmaf(g[j][b2].x, unscale, om * x[2 * j]));
+                y[2 * j + 1] = silu(fmaf(g[j][b2].y, unscale, om * x[2 * j + 1]));
             }
-            load_members(sm, other, p, zk, zk2);
-#pragma unroll
-            for (int j = 0; j < n; ++j) fft::real_pair_product(zk[j], zk2[j], hk[j], hk2[j], p.w[j]);
-            store_members(sm, other, p, zk, zk2);
-        });
-        cluster.sync();  // every product stored, in both partners
-        fft::inverse_tc(sm, tables);
-        cluster.sync();  // every CTA's inverse done before the gather reads it
-        // Output: this CTA's n1 slice of each block n2 < kHalves, SiLU(g * unscale + omega x).
-        const float om = omega[c], unscale = cs.out;
-#pragma unroll
-        for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
-            const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
-            const int m = rank * C::kChunks + q;
-            float2 g[4][C::kHalves];
-            gather_chunk<C>(bufs, m, g);
-#pragma unroll
-            for (int b2 = 0; b2 < C::kHalves; ++b2) {
-                const int mb = m + b2 * (kLocal / 4);
-                if (mb >= chunks) continue;
-                float x[8], y[8];
-                load8(col + 8 * mb, x);
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    y[2 * j] = silu(fmaf(g[j][b2].x, unscale, om * x[2 * j]));
-                    y[2 * j + 1] = silu(fmaf(g[j][b2].y, unscale, om * x[2 * j + 1]));
-                }
-                store8(col + 8 * mb, y);
-            }
+            store8(col + 8 * mb, y);
         }
     }
     cluster.sync();  // nobody leaves while another CTA still reads its buffer
@@ -476,15 +474,15 @@ void run_cluster_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, c
     DeviceBuffer spectra(sizeof(float2) * d * C::kSpectrum, stream, "short_long_conv (CUDA): kernel spectra");
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
     // causal: the taps fill the first kHalves blocks only (run 48: 0.885 ms for all four at B1 L65536)
-    launch_cluster(p.causal ? cluster_kernel_spectra<C, C::kHalves> : cluster_kernel_spectra<C, kCtas>, kCtas, dim3(kCtas, static_cast<unsigned>(d)), stream,
-                   "kernel spectra launch", spectra.as<float2>(), a.long_w, a.long_dtype, a.long_w_rev,
-                   a.long_rev_dtype, p.Lk, K);
+    launch_cluster(p.causal ? cluster_kernel_spectra<C, C::kHalves> : cluster_kernel_spectra<C, kCtas>, kCtas,
+                   dim3(kCtas, static_cast<unsigned>(d)), stream, "kernel spectra launch", spectra.as<float2>(),
+                   a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
     launch_cluster(cluster_conv_columns<T, C>, kCtas,
                    dim3(static_cast<unsigned>(kCtas * B), static_cast<unsigned>(d)), stream,
                    "column convolution launch", cols.as<T>(), static_cast<const float2*>(spectra.as<float2>()),
                    a.short_w, a.short_b, a.omega, static_cast<int>(L), static_cast<int>(d), p.ks,
-                   p.causal ? 0 : (p.ks - 1) / 2);
+                   short_centre(p));
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
 }
 
@@ -499,9 +497,8 @@ void run_cluster_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, c
 bool cluster_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
     if (dtype != CHELA_DTYPE_BF16 && dtype != CHELA_DTYPE_F16) return false;
     const int lg = log2_points(p);
-    const int centre = p.causal ? 0 : (p.ks - 1) / 2;
     if (lg < 15 || lg > 16 || p.L > (int64_t{1} << lg) || p.L % 8 != 0 || p.B * 4 > 0x7fffffff || p.d > 65535 ||
-        !ShortTaps::fits(p.ks, centre))
+        !ShortTaps::fits(p.ks, short_centre(p)))
         return false;
     int major = 0, optin = 0;
     if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||

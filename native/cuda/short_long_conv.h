@@ -27,9 +27,9 @@ struct ConvTensors {
 // Which long-conv algorithm runs. kAuto: direct (on-chip sum) when min(Lk, L) <= the direct
 // threshold, else FFT: the on-chip FFT (one CTA per column, conv_fft_chip.cu) where the sequence
 // fits it (L + K <= 32768 on an H100), then its cluster variant (2 or 4 CTAs per column,
-// conv_fft_cluster.cu: bf16/f16, L + K <= 131072, sm_90), else cuFFT. The on-chip FFT runs its transforms on the
-// tensor cores where they apply (bf16/f16 columns, 16384 points: fft_smem_tc.cuh), else its fp32
-// passes. CHELA_CUDA_CONV_FFT=chip forces the fp32 passes, =tc the default, =cufft cuFFT (A/B
+// conv_fft_cluster.cu: bf16/f16, L + K <= 131072, sm_90), else cuFFT. The on-chip FFT runs its
+// transforms on the tensor cores where they apply (bf16/f16 columns, 16384 points:
+// fft_smem_tc.cuh), else its fp32 passes. CHELA_CUDA_CONV_FFT=chip forces the fp32 passes, =tc the default, =cufft cuFFT (A/B
 // timing and tests). The threshold defaults to kDefaultDirectMaxTaps; the environment
 // variable CHELA_CUDA_CONV_DIRECT_MAX overrides it (0 = always FFT; values are clamped to
 // kDirectMaxTapsCap, what the direct kernel's shared memory allows) so the device bench can sweep it.
