@@ -57,6 +57,9 @@ struct ConvArgs {
     const void* long_w;       // [d, Lk] as stored
     const void* long_w_rev;   // [d, Lk] as stored, or null (causal)
     int long_dtype, long_rev_dtype;
+    // The on-chip FFT paths' kernel spectra, laid out as their *_spectra function writes them, from a
+    // caller that keeps them between calls (SpectraCache); null: the path computes them per call.
+    const void* spectra = nullptr;
 };
 
 // The short conv's centre tap: taps reach `centre` steps ahead (bidirectional, odd ks) and
@@ -87,9 +90,16 @@ void run_fft(int device, cudaStream_t stream, const cpu::ShortLongConvParams& p,
 bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
 // tensor_cores: the radix-16 passes on mma.sync (bf16/f16 columns; opt-in, CHELA_CUDA_CONV_FFT=tc).
 void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores);
+// The kernel spectra run_chip_fft computes first (B-independent): their size, and the kernel that
+// writes them to `dst` (device memory of chip_spectra_bytes) for a later call's a.spectra.
+int64_t chip_spectra_bytes(const cpu::ShortLongConvParams& p);
+void chip_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores,
+                  void* dst);
 // The cluster variant (conv_fft_cluster.cu): 2 or 4 CTAs per column for 16384 < (L + K) / 2 <= 65536
 // (bf16/f16 columns, sm_90+).
 bool cluster_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
 void run_cluster_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
+int64_t cluster_spectra_bytes(const cpu::ShortLongConvParams& p);
+void cluster_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, void* dst);
 
 }  // namespace chela::cuda::conv

@@ -23,6 +23,7 @@
 #include "fft_smem_tc.cuh"
 
 #include <algorithm>
+#include <optional>
 #include <type_traits>
 
 namespace chela::cuda::conv {
@@ -239,47 +240,75 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
 }
 
 
+// Step 1 into `dst` ([d, N + 1] float2): the spectra of the channels' long kernels.
+template <int LOG_N, bool TC>
+void launch_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, float2* dst) {
+    const int K = static_cast<int>(std::min(p.Lk, p.L));
+    const int smem = static_cast<int>(fft_smem_bytes(LOG_N, TC));
+    check(cudaFuncSetAttribute(kernel_spectra<LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem),
+          "shared memory opt-in");
+    kernel_spectra<LOG_N, TC><<<static_cast<unsigned>(p.d), Plan<LOG_N>::kThreads, smem, stream>>>(
+        dst, a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
+    check(cudaGetLastError(), "kernel spectra launch");
+}
+
 template <typename T, int LOG_N, bool TC>
 void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     using P = Plan<LOG_N>;
     const int64_t B = p.B, L = p.L, d = p.d;
-    const int K = static_cast<int>(std::min(p.Lk, L));
-    const int spectra_smem = static_cast<int>(fft_smem_bytes(LOG_N, TC));
-    check(cudaFuncSetAttribute(kernel_spectra<LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, spectra_smem),
-          "shared memory opt-in");
     const int col_smem = static_cast<int>(column_smem_bytes(LOG_N, L, sizeof(T), TC));
     check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
           "shared memory opt-in");
-    DeviceBuffer spectra(sizeof(float2) * d * (P::N + 1), stream, "short_long_conv (CUDA): kernel spectra");
+    // The spectra from the caller's cache (a.spectra), else computed for this call.
+    std::optional<DeviceBuffer> own;
+    auto spectra = static_cast<const float2*>(a.spectra);
+    if (spectra == nullptr) {
+        own.emplace(sizeof(float2) * d * (P::N + 1), stream, "short_long_conv (CUDA): kernel spectra");
+        launch_spectra<LOG_N, TC>(stream, p, a, own->as<float2>());
+        spectra = own->as<float2>();
+    }
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
-    kernel_spectra<LOG_N, TC><<<static_cast<unsigned>(d), P::kThreads, spectra_smem, stream>>>(
-        spectra.as<float2>(), a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
-    check(cudaGetLastError(), "kernel spectra launch");
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
     conv_columns<T, LOG_N, TC><<<dim3(static_cast<unsigned>(B), static_cast<unsigned>(d)), P::kThreads, col_smem,
-                                 stream>>>(cols.as<T>(), spectra.as<float2>(), a.short_w, a.short_b, a.omega,
+                                 stream>>>(cols.as<T>(), spectra, a.short_w, a.short_b, a.omega,
                                        static_cast<int>(L), static_cast<int>(d), p.ks, short_centre(p));
     check(cudaGetLastError(), "column convolution launch");
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
 }
 
-template <typename T, bool TC>
-void run_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
+// The transform (size, tensor cores or fp32 passes) run_chip_fft picks, as one dispatch.
+template <class Run>
+void for_transform(const cpu::ShortLongConvParams& p, int dtype, bool tensor_cores, Run run) {
+    // f32 columns keep the fp32 passes: fp16 operands are far outside their 1e-5 bound.
+    const bool tc = tensor_cores && dtype != CHELA_DTYPE_F32;
     switch (log2_points(p)) {
-        case 6: return run_sized<T, 6, false>(stream, p, a);
-        case 7: return run_sized<T, 7, false>(stream, p, a);
-        case 8: return run_sized<T, 8, false>(stream, p, a);
-        case 9: return run_sized<T, 9, false>(stream, p, a);
-        case 10: return run_sized<T, 10, false>(stream, p, a);
-        case 11: return run_sized<T, 11, false>(stream, p, a);
-        case 12: return run_sized<T, 12, false>(stream, p, a);
-        case 13: return run_sized<T, 13, false>(stream, p, a);
-        case 14: return run_sized<T, 14, TC>(stream, p, a);  // the tensor-core transform's size
+        case 6: return run(std::integral_constant<int, 6>{}, std::false_type{});
+        case 7: return run(std::integral_constant<int, 7>{}, std::false_type{});
+        case 8: return run(std::integral_constant<int, 8>{}, std::false_type{});
+        case 9: return run(std::integral_constant<int, 9>{}, std::false_type{});
+        case 10: return run(std::integral_constant<int, 10>{}, std::false_type{});
+        case 11: return run(std::integral_constant<int, 11>{}, std::false_type{});
+        case 12: return run(std::integral_constant<int, 12>{}, std::false_type{});
+        case 13: return run(std::integral_constant<int, 13>{}, std::false_type{});
+        case 14:  // the tensor-core transform's size
+            if (tc) return run(std::integral_constant<int, 14>{}, std::true_type{});
+            return run(std::integral_constant<int, 14>{}, std::false_type{});
         default: fail(CHELA_ERR_UNSUPPORTED, "short_long_conv (CUDA): on-chip FFT: sequence too long");
     }
 }
 
 }  // namespace
+
+int64_t chip_spectra_bytes(const cpu::ShortLongConvParams& p) {
+    return int64_t{sizeof(float2)} * p.d * ((int64_t{1} << log2_points(p)) + 1);
+}
+
+void chip_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores,
+                  void* dst) {
+    for_transform(p, a.dtype, tensor_cores, [&](auto lg, auto tc) {
+        launch_spectra<decltype(lg)::value, decltype(tc)::value>(stream, p, a, static_cast<float2*>(dst));
+    });
+}
 
 bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
     const int lg = log2_points(p);
@@ -295,16 +324,13 @@ bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
 }
 
 void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores) {
-    // f32 columns keep the fp32 passes: fp16 operands are far outside their 1e-5 bound.
-    if (a.dtype == CHELA_DTYPE_BF16) {
-        if (tensor_cores) run_typed<__nv_bfloat16, true>(stream, p, a);
-        else run_typed<__nv_bfloat16, false>(stream, p, a);
-    } else if (a.dtype == CHELA_DTYPE_F16) {
-        if (tensor_cores) run_typed<__half, true>(stream, p, a);
-        else run_typed<__half, false>(stream, p, a);
-    } else {
-        run_typed<float, false>(stream, p, a);
-    }
+    for_transform(p, a.dtype, tensor_cores, [&](auto lg, auto tc) {
+        constexpr int kLog = decltype(lg)::value;
+        constexpr bool kTc = decltype(tc)::value;
+        if (a.dtype == CHELA_DTYPE_BF16) run_sized<__nv_bfloat16, kLog, kTc>(stream, p, a);
+        else if (a.dtype == CHELA_DTYPE_F16) run_sized<__half, kLog, kTc>(stream, p, a);
+        else if constexpr (!kTc) run_sized<float, kLog, false>(stream, p, a);
+    });
 }
 
 }  // namespace chela::cuda::conv

@@ -30,6 +30,7 @@
 
 #include <cooperative_groups.h>
 
+#include <optional>
 #include <type_traits>
 
 namespace chela::cuda::conv {
@@ -466,29 +467,44 @@ void launch_cluster(Kernel kernel, int ctas, dim3 grid, cudaStream_t stream, con
     check(cudaLaunchKernelEx(&cfg, kernel, args...), what);
 }
 
+// The kernel spectra into `dst` ([d][kCtas][16385] float2).
+template <int kCtas>
+void launch_cluster_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, float2* dst) {
+    using C = Cluster<kCtas>;
+    const int K = static_cast<int>(std::min(p.Lk, p.L));
+    // causal: the taps fill the first kHalves blocks only (run 48: 0.885 ms for all four at B1 L65536)
+    launch_cluster(p.causal ? cluster_kernel_spectra<C, C::kHalves> : cluster_kernel_spectra<C, kCtas>, kCtas,
+                   dim3(kCtas, static_cast<unsigned>(p.d)), stream, "kernel spectra launch", dst, a.long_w,
+                   a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
+}
+
 template <typename T, int kCtas>
 void run_cluster_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     using C = Cluster<kCtas>;
     const int64_t B = p.B, L = p.L, d = p.d;
-    const int K = static_cast<int>(std::min(p.Lk, L));
-    DeviceBuffer spectra(sizeof(float2) * d * C::kSpectrum, stream, "short_long_conv (CUDA): kernel spectra");
+    // The spectra from the caller's cache (a.spectra), else computed for this call.
+    std::optional<DeviceBuffer> own;
+    auto spectra = static_cast<const float2*>(a.spectra);
+    if (spectra == nullptr) {
+        own.emplace(sizeof(float2) * d * C::kSpectrum, stream, "short_long_conv (CUDA): kernel spectra");
+        launch_cluster_spectra<kCtas>(stream, p, a, own->as<float2>());
+        spectra = own->as<float2>();
+    }
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
-    // causal: the taps fill the first kHalves blocks only (run 48: 0.885 ms for all four at B1 L65536)
-    launch_cluster(p.causal ? cluster_kernel_spectra<C, C::kHalves> : cluster_kernel_spectra<C, kCtas>, kCtas,
-                   dim3(kCtas, static_cast<unsigned>(d)), stream, "kernel spectra launch", spectra.as<float2>(),
-                   a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
     launch_cluster(cluster_conv_columns<T, C>, kCtas,
                    dim3(static_cast<unsigned>(kCtas * B), static_cast<unsigned>(d)), stream,
-                   "column convolution launch", cols.as<T>(), static_cast<const float2*>(spectra.as<float2>()),
-                   a.short_w, a.short_b, a.omega, static_cast<int>(L), static_cast<int>(d), p.ks,
-                   short_centre(p));
+                   "column convolution launch", cols.as<T>(), spectra, a.short_w, a.short_b, a.omega,
+                   static_cast<int>(L), static_cast<int>(d), p.ks, short_centre(p));
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
 }
 
+// 2 CTAs per column at 32768 points, else 4.
+int cluster_ctas(const cpu::ShortLongConvParams& p) { return log2_points(p) == 15 ? 2 : 4; }
+
 template <typename T>
 void run_cluster_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
-    if (log2_points(p) == 15) run_cluster_typed<T, 2>(stream, p, a);
+    if (cluster_ctas(p) == 2) run_cluster_typed<T, 2>(stream, p, a);
     else run_cluster_typed<T, 4>(stream, p, a);
 }
 
@@ -507,6 +523,15 @@ bool cluster_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) 
         return false;
     }
     return major >= 9 && optin >= kClusterSmem;
+}
+
+int64_t cluster_spectra_bytes(const cpu::ShortLongConvParams& p) {
+    return int64_t{sizeof(float2)} * p.d * (cluster_ctas(p) == 2 ? Cluster<2>::kSpectrum : Cluster<4>::kSpectrum);
+}
+
+void cluster_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, void* dst) {
+    if (cluster_ctas(p) == 2) launch_cluster_spectra<2>(stream, p, a, static_cast<float2*>(dst));
+    else launch_cluster_spectra<4>(stream, p, a, static_cast<float2*>(dst));
 }
 
 void run_cluster_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {

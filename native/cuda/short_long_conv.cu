@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 namespace chela::cuda {
@@ -50,7 +51,7 @@ ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dty
 }
 
 void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParams& p, const ConvTensors& t,
-                     ConvPath path) {
+                     ConvPath path, SpectraCache* cache, int cache_slot) {
     if (p.B == 0 || p.L == 0 || p.d == 0) return;
     const bool chip = path == ConvPath::kFft || path == ConvPath::kFftTensorCores;
     if (path == ConvPath::kAuto) path = choose_conv_path(device, p, t.dtype);  // checks the fit itself
@@ -84,6 +85,18 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     a.long_w_rev = p.causal ? nullptr : t.long_w_rev;
     a.long_dtype = t.w_dtypes[2];
     a.long_rev_dtype = t.w_dtypes[3];
+    // Cached kernel spectra (held until the columns' work is queued), or null: computed per call.
+    std::shared_ptr<const SpectraCache::Entry> cached;
+    const bool chip_path = path == ConvPath::kFft || path == ConvPath::kFftTensorCores;
+    if (cache != nullptr && (chip_path || path == ConvPath::kFftCluster)) {
+        const SpectraCache::Key key{cache_slot, static_cast<int>(path), t.dtype, p.L, stream_ptr};
+        const int64_t bytes = chip_path ? conv::chip_spectra_bytes(p) : conv::cluster_spectra_bytes(p);
+        cached = cache->acquire(key, bytes, [&](void* dst) {
+            if (chip_path) conv::chip_spectra(stream, p, a, path == ConvPath::kFftTensorCores, dst);
+            else conv::cluster_spectra(stream, p, a, dst);
+        });
+        if (cached) a.spectra = SpectraCache::data(*cached);
+    }
     if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
     else if (path == ConvPath::kFft || path == ConvPath::kFftTensorCores)
         conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);

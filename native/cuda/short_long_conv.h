@@ -4,6 +4,7 @@
 #pragma once
 
 #include "cpu/short_long_conv.h"
+#include "spectra_cache.h"
 
 #include <cstdint>
 
@@ -42,8 +43,11 @@ constexpr int64_t kDefaultDirectMaxTaps = 128;
 
 // Throws chela::Error (CHELA_ERR_DEVICE for CUDA/cuFFT failures, CHELA_ERR_OUT_OF_MEMORY when the
 // device has no room for the FFT buffers). Work is queued on `stream`; nothing is synchronised.
+// `cache` (optional): where the on-chip FFT paths keep the long kernels' spectra between calls, in
+// the entry of `cache_slot`, which stands for these long weights (spectra_cache.h); the cuFFT and
+// direct paths do not use it.
 void short_long_conv(int device, void* stream, const cpu::ShortLongConvParams& p, const ConvTensors& t,
-                     ConvPath path = ConvPath::kAuto);
+                     ConvPath path = ConvPath::kAuto, SpectraCache* cache = nullptr, int cache_slot = 0);
 
 // The path kAuto picks for these parameters on this device (reads the environment overrides);
 // kFft stands for the on-chip FFT, kFftTensorCores for its tensor-core variant, kFftCluster for the

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 using namespace chela;
 using namespace chela::test;
@@ -244,6 +245,58 @@ TEST_F(CudaModel, LayerForwardOnDeviceTensorsMatchesTheCpu) {
     EXPECT_LE(rel_l2(got.f32(), to_double(want.f32())), kBound);
     // Host tensors are refused for the single layer (device tensors only), with the reason.
     EXPECT_CHELA_ERROR(chela_model_layer_forward(gpu_model, 1, x.view(), dy), CHELA_ERR_INVALID_ARGUMENT, "x");
+}
+
+// A loaded model keeps its layers' long-kernel spectra between forwards (cuda/spectra_cache.h).
+// Logits with the cache off, at the forward that fills it, at one that reuses it, and under a
+// budget that holds one layer's spectra (the layers evict each other every call) are the same bits,
+// on the one-CTA tensor-core FFT (L 16000) and on the cluster FFT (L 20000), after a forward at the
+// other length; and they match the CPU backend.
+TEST_F(CudaModel, CachedKernelSpectraGiveTheSameLogits) {
+    chela_model_config c = small_config();
+    c.d_model = 64;
+    c.z_dim = 32;
+    c.v_dim = 64;
+    c.n_heads = 2;
+    c.long_kernel = c.max_len = 20000;
+    load_random(c, 81);
+    auto gpu_logits = [&](HostTensor& tokens) {
+        HostTensor out({1, tokens.view()->shape[1], cfg.vocab_size});
+        chela_tensor* dout = to_device(out);  // NaN-poisoned
+        EXPECT_CHELA_OK(chela_model_forward(gpu_model, to_device(tokens), nullptr, dout));
+        EXPECT_CHELA_OK(chela_context_synchronize(ctx));
+        to_host(dout, out);
+        return out.f32();
+    };
+    struct Case {
+        int64_t L;
+        const char* one_layer_mb;  // just over one layer's spectra: 64 (N + 1) 8 bytes
+    };
+    for (const Case& k : {Case{16000, "9"}, Case{20000, "17"}}) {
+        SCOPED_TRACE("L " + std::to_string(k.L));
+        HostTensor tokens = random_tokens(1, k.L, 19);
+        setenv("CHELA_CUDA_SPECTRA_CACHE_MB", "0", 1);
+        const std::vector<float> off = gpu_logits(tokens);
+        unsetenv("CHELA_CUDA_SPECTRA_CACHE_MB");
+        const std::vector<float> filling = gpu_logits(tokens), reusing = gpu_logits(tokens);
+        setenv("CHELA_CUDA_SPECTRA_CACHE_MB", k.one_layer_mb, 1);
+        const std::vector<float> evicting = gpu_logits(tokens);
+        unsetenv("CHELA_CUDA_SPECTRA_CACHE_MB");
+        for (float v : off) ASSERT_TRUE(std::isfinite(v));
+        EXPECT_TRUE(filling == off);
+        EXPECT_TRUE(reusing == off);
+        EXPECT_TRUE(evicting == off);
+        const double err = compare(tokens, nullptr);
+        std::printf("cuda cached spectra L%lld vs CPU: rel-L2 %.2e\n", static_cast<long long>(k.L), err);
+        EXPECT_LE(err, kBound);
+    }
+    setenv("CHELA_CUDA_SPECTRA_CACHE_MB", "lots", 1);
+    HostTensor tokens = random_tokens(1, 16000, 20);
+    HostTensor out({1, 16000, cfg.vocab_size});
+    EXPECT_CHELA_ERROR(chela_model_forward(gpu_model, to_device(tokens), nullptr, to_device(out)),
+                       CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_SPECTRA_CACHE_MB");
+    unsetenv("CHELA_CUDA_SPECTRA_CACHE_MB");
+    EXPECT_CHELA_OK(chela_model_forward(gpu_model, to_device(tokens), nullptr, to_device(out)));
 }
 
 TEST_F(CudaModel, StreamingOnACudaModelSaysItIsUnsupported) {

@@ -140,8 +140,10 @@ void attention_pass(cudaStream_t s, const AttentionLayout& a, const float* decay
 
 // Spec "One CHELA layer", steps 1-6, on the device: x -> y [rows, d] (f32). `lp` holds the f32
 // weights, `hp` the same fields pointing at their fp16 copies (the GEMM operands).
-void run_layer(int device, cudaStream_t s, const chela_model_config& cfg, const LayerParams& lp,
-               const LayerParams& hp, const AttentionLayout& a, const LayerBuffers& b, const float* x, float* y) {
+void run_layer(const DeviceModel& dm, cudaStream_t s, const chela_model_config& cfg, int layer,
+               const AttentionLayout& a, const LayerBuffers& b, const float* x, float* y) {
+    const LayerParams& lp = dm.params.layers[size_t(layer)];
+    const LayerParams& hp = dm.half.layers[size_t(layer)];
     const int64_t rows = a.B * a.L, d = cfg.d_model;
     if (cfg.prenorm)
         apply_norm(s, cfg, rows, x, lp.norm_w, lp.norm_b, b.xn, true);
@@ -164,7 +166,7 @@ void run_layer(int device, cudaStream_t s, const chela_model_config& cfg, const 
     ct.out = b.m;
     ct.dtype = CHELA_DTYPE_F16;  // x and out; the convolution computes in fp32
     for (int32_t& wd : ct.w_dtypes) wd = CHELA_DTYPE_F32;
-    short_long_conv(device, s, cp, ct);
+    short_long_conv(dm.device, s, cp, ct, ConvPath::kAuto, dm.spectra.get(), layer);
 
     linear_f16(s, rows, d, cfg.v_dim, b.xn, h16(hp.v_w), h16(hp.v_b), b.v, true, Activation::kSilu);
     linear_f16(s, rows, d, a.p_width, b.m, h16(hp.mx_w), h16(hp.mx_b), b.p, true, Activation::kNone);
@@ -314,6 +316,7 @@ std::shared_ptr<DeviceModel> upload(const chela_model& m, int device, void* stre
     };
     dm->params = translate(m.params, at(false));
     dm->half = translate(m.params, at(true));
+    dm->spectra = std::make_unique<SpectraCache>(device);
     return dm;
 }
 
@@ -353,7 +356,7 @@ void forward(const chela_model& m, const DeviceModel& dm, void* stream_ptr, int6
     else
         linear(s, rows, cfg.input_dim, d, features, mp.input_w, mp.input_b, cur, Activation::kNone);
     for (size_t i = 0; i < mp.layers.size(); ++i) {
-        run_layer(dm.device, s, cfg, mp.layers[i], dm.half.layers[i], a, buf, cur, next);
+        run_layer(dm, s, cfg, static_cast<int>(i), a, buf, cur, next);
         std::swap(cur, next);
     }
     if (cfg.task == CHELA_TASK_LM) {
@@ -385,7 +388,7 @@ void layer_forward(const chela_model& m, const DeviceModel& dm, void* stream_ptr
     StreamBuffer scratch(count.used(), s, "model (CUDA): scratch for the forward");
     Carver carver(scratch.as<char>());
     const LayerBuffers buf = carve_layer(carver, cfg, a);
-    run_layer(dm.device, s, cfg, dm.params.layers[size_t(layer)], dm.half.layers[size_t(layer)], a, buf, x, y);
+    run_layer(dm, s, cfg, layer, a, buf, x, y);
 }
 
 void zero(void* stream, void* p, size_t bytes) {

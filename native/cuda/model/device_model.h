@@ -10,6 +10,7 @@
 // and the float64 reference to rel-L2 <= 3e-3 (the 16-bit bound of the kernel tests).
 #pragma once
 
+#include "cuda/spectra_cache.h"
 #include "model/model.h"
 
 #include <cstddef>
@@ -25,6 +26,8 @@ struct DeviceModel {
     ModelParams params;    // the host model's ModelParams, translated to device pointers (f32)
     ModelParams half;      // the same fields pointing at fp16 copies (GEMM operands; reinterpret
                            // the pointers as __half)
+    // The layers' long-kernel spectra, slot = layer index (the weights never change after upload).
+    std::unique_ptr<SpectraCache> spectra;
     ~DeviceModel();
 };
 
