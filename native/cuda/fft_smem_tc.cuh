@@ -65,6 +65,37 @@ __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
     const __half2 h = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&h);
 }
+__device__ __forceinline__ __half2 as_half2(uint32_t w) { return *reinterpret_cast<const __half2*>(&w); }
+__device__ __forceinline__ uint32_t as_word(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
+
+// Two complex products at once on packed fp16 pairs: (re, im) .* (tr, ti) (or its conjugate), where
+// each word holds the real (imaginary) parts of two elements. 4 instructions for two elements
+// against 8 in fp32: the twiddles between a stage's two products act on values that are rounded to
+// fp16 next anyway (the second product's A operand). Accuracy: tools/proto/tc_twiddle16_check.py.
+template <bool CONJ>
+__device__ __forceinline__ void cmul_half2(uint32_t& re, uint32_t& im, uint32_t tr, uint32_t ti) {
+    const __half2 a = as_half2(re), b = as_half2(im), c = as_half2(tr), d = as_half2(ti);
+    // (a + i b)(c +- i d): re = a c -+ b d, im = b c +- a d
+    re = as_word(__hfma2(CONJ ? b : __hneg2(b), d, __hmul2(a, c)));
+    im = as_word(__hfma2(CONJ ? __hneg2(a) : a, d, __hmul2(b, c)));
+}
+
+// Per-lane twiddle factors as packed fp16 pairs, word (h, s) = the C elements (h, 2s), (h, 2s + 1)
+// of the first product, which c_to_a packs into one A register (register 2h + s).
+struct TwiddleWords {
+    uint32_t re[2][2], im[2][2];
+};
+__device__ __forceinline__ TwiddleWords twiddle_words(const float2 (&tab)[2][4]) {
+    TwiddleWords w;
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int s = 0; s < 2; ++s) {
+            w.re[h][s] = pack_half2(tab[h][2 * s].x, tab[h][2 * s + 1].x);
+            w.im[h][s] = pack_half2(tab[h][2 * s].y, tab[h][2 * s + 1].y);
+        }
+    return w;
+}
 
 // c += A * B on the tensor cores (A 16x16 row-major fragments, B 16x8 column-major). Not volatile:
 // pure arithmetic, free to be scheduled.
@@ -257,27 +288,43 @@ template <bool INV>
 struct Stage1 {
     static constexpr bool kTw2 = true;
     int lo;
-    const float2 (&w256)[2][4];  // W_256^(row col) at C element (h, q): symmetric, both directions
-    float2 w_lo[2][2];           // W_N^(lo k): k = row (forward, [q >> 1][0]) or col (inverse, [h][q & 1])
+    const TwiddleWords& w256;    // W_256^(row col) at C element (h, q): symmetric, both directions
+    uint32_t lo_re[2], lo_im[2]; // W_N^(lo k) as fp16 words: k = row (forward, word s) or col (inverse, word h)
     float2 w2[2][2];             // W_1024^(lo c'), c' = 8h + 2t + s
-    __device__ __forceinline__ Stage1(int tile, const float2 (&tab)[2][4], const float2* tw) : lo(tile), w256(tab) {
+    __device__ __forceinline__ Stage1(int tile, const TwiddleWords& tab, const float2* tw) : lo(tile), w256(tab) {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            if (INV) {  // k = col: the word's two elements, cols 8i + 2t and 8i + 2t + 1
+                const float2 w0 = tw[lo * c_col(i, 0)], w1 = tw[lo * c_col(i, 1)];
+                lo_re[i] = pack_half2(w0.x, w1.x);
+                lo_im[i] = pack_half2(w0.y, w1.y);
+            } else {  // k = row g + 8i, shared by both elements of word s = i
+                const float2 w = tw[lo * c_row(2 * i)];
+                lo_re[i] = pack_half2(w.x, w.x);
+                lo_im[i] = pack_half2(w.y, w.y);
+            }
+        }
 #pragma unroll
         for (int h = 0; h < 2; ++h)
 #pragma unroll
-            for (int s = 0; s < 2; ++s) {
-                // forward: k = row = g + 8h, one value per h ([h][0]); inverse: k = col.
-                w_lo[h][s] = tw[lo * (INV ? c_col(h, s) : c_row(2 * h))];
-                w2[h][s] = tw[PlanTc::kTwiddles + lo * c_col(h, s)];
-            }
+            for (int s = 0; s < 2; ++s) w2[h][s] = tw[PlanTc::kTwiddles + lo * c_col(h, s)];
     }
     // Element index without the tile's part; r and c fill disjoint bit fields (see load_tile).
     __device__ __forceinline__ static int index(int r, int c) { return 1024 * r + 64 * c; }
     __device__ __forceinline__ static int tile_origin(int tile) { return tile; }
     __device__ __forceinline__ int tile_index() const { return lo; }
-    __device__ __forceinline__ float2 tw1(int h, int q) const {
-        return cmul(w256[h][q], INV ? w_lo[h][q & 1] : w_lo[q >> 1][0]);
+    // T1 at word (h, s) (forward factors; the inverse conjugates them as it multiplies).
+    __device__ __forceinline__ void tw1(int h, int s, uint32_t& re, uint32_t& im) const {
+        re = w256.re[h][s];
+        im = w256.im[h][s];
+        cmul_half2<false>(re, im, lo_re[INV ? h : s], lo_im[INV ? h : s]);
     }
     __device__ __forceinline__ float2 tw2(int h, int s) const { return w2[h][s]; }
+    // T2 at the B operand word (.., r) of the inverse: elements c' = 8r + 2t and 8r + 2t + 1.
+    __device__ __forceinline__ void tw2_words(int r, uint32_t& re, uint32_t& im) const {
+        re = pack_half2(w2[r][0].x, w2[r][1].x);
+        im = pack_half2(w2[r][0].y, w2[r][1].y);
+    }
 };
 
 // Stage 2 (pass at stride 4, radix 16, then stride 1, radix 4) of tile q: the 64-element blocks
@@ -286,12 +333,15 @@ struct Stage1 {
 struct Stage2 {
     static constexpr bool kTw2 = false;
     int base;
-    const float2 (&tab)[2][4];
-    __device__ __forceinline__ Stage2(int tile, const float2 (&t)[2][4]) : base(256 * tile), tab(t) {}
+    const TwiddleWords& tab;
+    __device__ __forceinline__ Stage2(int tile, const TwiddleWords& t) : base(256 * tile), tab(t) {}
     __device__ __forceinline__ static int index(int r, int c) { return 64 * (c >> 2) + 4 * r + (c & 3); }
     __device__ __forceinline__ static int tile_origin(int tile) { return 256 * tile; }
     __device__ __forceinline__ int tile_index() const { return base; }
-    __device__ __forceinline__ float2 tw1(int h, int q) const { return tab[h][q]; }
+    __device__ __forceinline__ void tw1(int h, int s, uint32_t& re, uint32_t& im) const {
+        re = tab.re[h][s];
+        im = tab.im[h][s];
+    }
     __device__ __forceinline__ float2 tw2(int, int) const { return make_float2(1.0f, 0.0f); }
 };
 
@@ -325,18 +375,17 @@ __device__ __forceinline__ void two_products(float (&zr)[2][4], float (&zi)[2][4
     float yr[2][4], yi[2][4];
 #pragma unroll
     for (int h = 0; h < 2; ++h) cmma_const_a<INV>(yr[h], yi[h], a, xr[h], xi[h]);
+    uint32_t ar[4], ai[4];  // the accumulators as the next A operand, twiddled in fp16
+    c_to_a(ar, yr);
+    c_to_a(ai, yi);
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const float2 w = geo.tw1(h, q);
-            const float2 y = cmul(make_float2(yr[h][q], yi[h][q]), INV ? conj(w) : w);
-            yr[h][q] = y.x;
-            yi[h][q] = y.y;
+        for (int s = 0; s < 2; ++s) {
+            uint32_t tr, ti;
+            geo.tw1(h, s, tr, ti);
+            cmul_half2<INV>(ar[2 * h + s], ai[2 * h + s], tr, ti);
         }
-    uint32_t ar[4], ai[4];  // the twiddled accumulators as the next A operand
-    c_to_a(ar, yr);
-    c_to_a(ai, yi);
 #pragma unroll
     for (int h = 0; h < 2; ++h) cmma_const_b<INV>(zr[h], zi[h], ar, ai, b, h);
 }
@@ -404,13 +453,14 @@ __device__ __forceinline__ void finish_inverse(float2* sm, const Geo& geo, const
     for (int h = 0; h < 2; ++h)
 #pragma unroll
         for (int r = 0; r < 2; ++r) {  // B element (row c', col k) = Z[k][c'], k = 8h + g, c' = 2t + 8r + s
-            float2 v0 = d.v[h][r][0], v1 = d.v[h][r][1];
-            if (Geo::kTw2) {
-                v0 = cmul(v0, conj(geo.tw2(r, 0)));
-                v1 = cmul(v1, conj(geo.tw2(r, 1)));
-            }
+            const float2 v0 = d.v[h][r][0], v1 = d.v[h][r][1];
             xr[h][r] = pack_half2(v0.x, v1.x);
             xi[h][r] = pack_half2(v0.y, v1.y);
+            if constexpr (Geo::kTw2) {  // conj T2 in fp16, as the stage's other twiddle
+                uint32_t tr, ti;
+                geo.tw2_words(r, tr, ti);
+                cmul_half2<true>(xr[h][r], xi[h][r], tr, ti);
+            }
         }
     float zr[2][4], zi[2][4];
     two_products<true>(zr, zi, xr, xi, gm, f, geo);
@@ -469,11 +519,13 @@ __device__ __forceinline__ void stage2_table(float2 (&tab)[2][4]) {
 __device__ __forceinline__ void forward_tc(float2* sm, const TcTables* t, float scale) {
     float2 tab[2][4];
     stage1_table(tab);
-    run_stage<false, Stage1<false>>(sm, [&](int tile) { return Stage1<false>(tile, tab, t->twiddles); },
+    TwiddleWords words = twiddle_words(tab);
+    run_stage<false, Stage1<false>>(sm, [&](int tile) { return Stage1<false>(tile, words, t->twiddles); },
                                     table_a(t, kF16A), table_b(t, kF16B), scale);
     __syncthreads();
     stage2_table<false>(tab);
-    run_stage<false, Stage2>(sm, [&](int tile) { return Stage2(tile, tab); }, table_a(t, kF16A), table_b(t, kF4B), 1.0f);
+    words = twiddle_words(tab);
+    run_stage<false, Stage2>(sm, [&](int tile) { return Stage2(tile, words); }, table_a(t, kF16A), table_b(t, kF4B), 1.0f);
     __syncthreads();
 }
 
@@ -482,10 +534,12 @@ __device__ __forceinline__ void forward_tc(float2* sm, const TcTables* t, float 
 __device__ __forceinline__ void inverse_tc(float2* sm, const TcTables* t) {
     float2 tab[2][4];
     stage2_table<true>(tab);
-    run_stage<true, Stage2>(sm, [&](int tile) { return Stage2(tile, tab); }, table_a(t, kF4A), table_b(t, kF16B), 1.0f);
+    TwiddleWords words = twiddle_words(tab);
+    run_stage<true, Stage2>(sm, [&](int tile) { return Stage2(tile, words); }, table_a(t, kF4A), table_b(t, kF16B), 1.0f);
     __syncthreads();
     stage1_table(tab);
-    run_stage<true, Stage1<true>>(sm, [&](int tile) { return Stage1<true>(tile, tab, t->twiddles); },
+    words = twiddle_words(tab);
+    run_stage<true, Stage1<true>>(sm, [&](int tile) { return Stage1<true>(tile, words, t->twiddles); },
                                   table_a(t, kF16A), table_b(t, kF16B), 1.0f);
     __syncthreads();
 }
