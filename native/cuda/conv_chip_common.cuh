@@ -88,6 +88,20 @@ __device__ __forceinline__ void copy_column(T* dst, const T* src, int n) {
     for (int i = done + threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
 }
 
+// The same copy issued asynchronously (cp.async, 16 bytes per request, through L2 only) and
+// committed as one group, for a column a later step uses: copy_column_wait() before reading it.
+// n * sizeof(T) a multiple of 16 and both ends 16-byte aligned (the caller checks).
+template <typename T>
+__device__ __forceinline__ void copy_column_async(T* dst, const T* src, int n) {
+    constexpr int kPer = 16 / sizeof(T);
+    for (int i = threadIdx.x; i < n / kPer; i += blockDim.x) {
+        const auto s = static_cast<uint32_t>(__cvta_generic_to_shared(dst + kPer * i));
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(src + kPer * i) : "memory");
+    }
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+__device__ __forceinline__ void copy_column_wait() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
 // Two neighbouring elements of a column as one vector, and their conversions.
 template <typename T>
 struct Pair;

@@ -9,12 +9,14 @@
 //      convolution needs no normalisation pass ([d, N + 1] float2).
 //      B-independent: once per call.
 //   2. transpose x [B,L,C] -> [B,C,L] (same dtype: exact), so that the columns are contiguous.
-//   3. conv_columns: per (b, c): the x column staged in shared memory (16-byte copies);
+//   3. conv_columns: per (b, c): the x column staged in shared memory (16-byte copies; a
+//      persistent CTA per SM walks the columns and fetches its next one with cp.async while it
+//      transforms this one);
 //      A = SiLU(short conv) into the FFT buffer, eight samples per thread step; forward FFT;
 //      Y = X * H with the real-signal packing both ways in one pass over the frequency pairs
 //      (k, N-k); inverse FFT; SiLU(g + omega x) stored over the column in place by 16-byte stores.
 //   4. transpose the columns back to [B,L,C].
-// Blocks are ordered with the batch index fastest, so the B CTAs of a channel run together and
+// Columns are numbered with the batch index fastest, so the B CTAs of a channel run together and
 // read its spectrum from HBM once.
 // Applicability: 2N >= L + K - 1 with N <= 16384 (L = Lk = 16384 fits) and enough opt-in shared
 // memory for the spectrum and the column (H100/H200: 227 KB: every dtype at L = Lk = 16384; A100:
@@ -90,8 +92,9 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
 constexpr int64_t fft_smem_bytes(int log_n, bool tc) {
     return tc ? int64_t{fft::PlanTc::kSmemBytes} + int64_t{sizeof(fft::TcTables)} : fft::buffer_smem_bytes(log_n);
 }
+constexpr int64_t staged_column_bytes(int64_t L, int64_t elem_bytes) { return (L * elem_bytes + 15) / 16 * 16; }
 constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes, bool tc) {
-    return fft_smem_bytes(log_n, tc) + (L * elem_bytes + 15) / 16 * 16;
+    return fft_smem_bytes(log_n, tc) + staged_column_bytes(L, elem_bytes);
 }
 
 // Step 3a: A = SiLU(short conv) of the staged column xs as packed real samples
@@ -190,55 +193,86 @@ __device__ __forceinline__ void write_output(const float2* sm, T* xs, T* col, in
 // TC: the transforms on the tensor cores (fft_smem_tc.cuh: N = 16384 only; bf16/f16 columns). The
 // column's activations are then scaled to at most 1 in magnitude as the transform reads them
 // (fp16 operands keep their range whatever the model's activations) and the result scaled back.
+// TC: persistent, CTA i takes columns i, i + gridDim.x, ... (column q = (b, c) with b = q % B), so
+// the transform's tables are built once per CTA and, with `prefetch` (a second staged column fits in
+// shared memory, L * sizeof(T) a multiple of 16), the next column is fetched by cp.async while this
+// one is transformed: the copy-in was a tenth of the stall samples (run 46) with nothing to hide it.
+// The fp32 passes: one CTA per column.
 template <typename T, int LOG_N, bool TC>
 __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
-                 const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks, int centre) {
+                 const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int B, int ks,
+                 int centre, bool prefetch) {
     static_assert(!TC || LOG_N == fft::PlanTc::LOG_N, "the tensor-core transform is for N = 16384");
     using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
-    extern __shared__ float2 sm[];  // the FFT buffer, (TC) the transform's tables, the column
+    extern __shared__ float2 sm[];  // the FFT buffer, (TC) the transform's tables, one or two staged columns
     [[maybe_unused]] auto* tables = reinterpret_cast<fft::TcTables*>(sm + P::kSmemBytes / 8);
-    T* xs = reinterpret_cast<T*>(sm + fft_smem_bytes(LOG_N, TC) / 8);
+    T* const staged0 = reinterpret_cast<T*>(sm + fft_smem_bytes(LOG_N, TC) / 8);
+    T* const staged1 = prefetch ? staged0 + staged_column_bytes(L, sizeof(T)) / sizeof(T) : staged0;
     if constexpr (TC) fft::fill_tables(tables);  // ordered before the transform by block_max's barrier
-    const int b = blockIdx.x, c = blockIdx.y;
-    T* col = cols + (static_cast<int64_t>(b) * d + c) * L;
-    copy_column(xs, col, L);
-    __syncthreads();
-    const float amax = stage_activations<P>(sm, xs, L, ws + static_cast<int64_t>(c) * ks, bs[c], ks, centre);
-    float unscale = 1.0f;  // what the transformed column is multiplied by afterwards
-    if constexpr (TC) {
-        const ColumnScale cs = column_scale(block_max<P::kThreads>(amax));  // also the barrier
-        unscale = cs.out;
-        fft::forward_tc(sm, tables, cs.in);
-    } else {
+    const int columns = B * d;
+    auto column_at = [&](int q) { return cols + (static_cast<int64_t>(q % B) * d + q / B) * L; };
+    // One column from its staged copy xs to the result in `col`.
+    auto convolve = [&](T* xs, T* col, int c) {
+        const float amax = stage_activations<P>(sm, xs, L, ws + static_cast<int64_t>(c) * ks, bs[c], ks, centre);
+        float unscale = 1.0f;  // what the transformed column is multiplied by afterwards
+        if constexpr (TC) {
+            const ColumnScale cs = column_scale(block_max<P::kThreads>(amax));  // also the barrier
+            unscale = cs.out;
+            fft::forward_tc(sm, tables, cs.in);
+        } else {
+            __syncthreads();
+            fft::forward<P>(sm);
+        }
+        // Y = X .* H per frequency pair (the spectra carry every scale factor but the column's).
+        const float2* h = spectra + static_cast<int64_t>(c) * (P::N + 1);
+        for_each_pair<P, kPairBatch>([&](const auto& p) {
+            constexpr int n = std::decay_t<decltype(p)>::kCount;
+            float2 zk[n], zk2[n], hk[n], hk2[n];
+#pragma unroll
+            for (int j = 0; j < n; ++j) {  // all loads first: the batch's pairs are distinct slots
+                zk[j] = sm[p.sk[j]];
+                zk2[j] = sm[p.sk2[j]];
+                hk[j] = h[p.k[j]];
+                hk2[j] = h[P::N - p.k[j]];
+            }
+#pragma unroll
+            for (int j = 0; j < n; ++j) {
+                fft::real_pair_product(zk[j], zk2[j], hk[j], hk2[j], p.w[j]);
+                sm[p.sk[j]] = zk[j];
+                sm[p.sk2[j]] = zk2[j];
+            }
+        });
         __syncthreads();
-        fft::forward<P>(sm);
+        if constexpr (TC) fft::inverse_tc(sm, tables);
+        else fft::inverse<P>(sm);
+        write_output<P>(sm, xs, col, L, unscale, omega[c]);
+    };
+    if constexpr (!TC) {  // the fp32 passes: one column per CTA (the loop's registers made them spill)
+        const int q = blockIdx.x;
+        T* col = column_at(q);
+        copy_column(staged0, col, L);
+        __syncthreads();
+        convolve(staged0, col, q / B);
+        return;
     }
-    // Y = X .* H per frequency pair (the spectra carry every scale factor but the column's).
-    const float2* h = spectra + static_cast<int64_t>(c) * (P::N + 1);
-    for_each_pair<P, kPairBatch>([&](const auto& p) {
-        constexpr int n = std::decay_t<decltype(p)>::kCount;
-        float2 zk[n], zk2[n], hk[n], hk2[n];
-#pragma unroll
-        for (int j = 0; j < n; ++j) {  // all loads first: the batch's pairs are distinct slots
-            zk[j] = sm[p.sk[j]];
-            zk2[j] = sm[p.sk2[j]];
-            hk[j] = h[p.k[j]];
-            hk2[j] = h[P::N - p.k[j]];
+    if (prefetch && static_cast<int>(blockIdx.x) < columns) copy_column_async(staged0, column_at(blockIdx.x), L);
+    for (int q = blockIdx.x, i = 0; q < columns; q += gridDim.x, ++i) {
+        T* xs = (i & 1) ? staged1 : staged0;
+        T* col = column_at(q);
+        if (prefetch) {
+            copy_column_wait();
+            __syncthreads();  // this column staged; every thread done with the previous one
+            if (q + static_cast<int>(gridDim.x) < columns)
+                copy_column_async((i & 1) ? staged0 : staged1, column_at(q + gridDim.x), L);
+        } else {
+            __syncthreads();  // every thread done with the previous column
+            copy_column(xs, col, L);
+            __syncthreads();
         }
-#pragma unroll
-        for (int j = 0; j < n; ++j) {
-            fft::real_pair_product(zk[j], zk2[j], hk[j], hk2[j], p.w[j]);
-            sm[p.sk[j]] = zk[j];
-            sm[p.sk2[j]] = zk2[j];
-        }
-    });
-    __syncthreads();
-    if constexpr (TC) fft::inverse_tc(sm, tables);
-    else fft::inverse<P>(sm);
-    write_output<P>(sm, xs, col, L, unscale, omega[c]);
+        convolve(xs, col, q / B);
+    }
 }
-
 
 // Step 1 into `dst` ([d, N + 1] float2): the spectra of the channels' long kernels.
 template <int LOG_N, bool TC>
@@ -256,9 +290,19 @@ template <typename T, int LOG_N, bool TC>
 void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     using P = Plan<LOG_N>;
     const int64_t B = p.B, L = p.L, d = p.d;
-    const int col_smem = static_cast<int>(column_smem_bytes(LOG_N, L, sizeof(T), TC));
+    // Persistent CTAs, as many as fit at once; a second staged column where it fits (prefetch).
+    int device = 0, optin = 0, sms = 0, per_sm = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "device attribute");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
+    const int64_t one = column_smem_bytes(LOG_N, L, sizeof(T), TC), two = one + staged_column_bytes(L, sizeof(T));
+    const bool prefetch = TC && two <= optin && (L * static_cast<int64_t>(sizeof(T))) % 16 == 0;
+    const int col_smem = static_cast<int>(prefetch ? two : one);
     check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
           "shared memory opt-in");
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, conv_columns<T, LOG_N, TC>, P::kThreads, col_smem),
+          "occupancy");
+    const int64_t ctas = TC ? std::min<int64_t>(B * d, int64_t{std::max(per_sm, 1)} * sms) : B * d;
     // The spectra from the caller's cache (a.spectra), else computed for this call.
     std::optional<DeviceBuffer> own;
     auto spectra = static_cast<const float2*>(a.spectra);
@@ -269,9 +313,9 @@ void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const Con
     }
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
-    conv_columns<T, LOG_N, TC><<<dim3(static_cast<unsigned>(B), static_cast<unsigned>(d)), P::kThreads, col_smem,
-                                 stream>>>(cols.as<T>(), spectra, a.short_w, a.short_b, a.omega,
-                                       static_cast<int>(L), static_cast<int>(d), p.ks, short_centre(p));
+    conv_columns<T, LOG_N, TC><<<static_cast<unsigned>(ctas), P::kThreads, col_smem, stream>>>(
+        cols.as<T>(), spectra, a.short_w, a.short_b, a.omega, static_cast<int>(L), static_cast<int>(d),
+        static_cast<int>(B), p.ks, short_centre(p), prefetch);
     check(cudaGetLastError(), "column convolution launch");
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
 }
@@ -312,7 +356,7 @@ void chip_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const 
 
 bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
     const int lg = log2_points(p);
-    if (lg > 14 || p.B > 65535 || p.d > 65535) return false;
+    if (lg > 14 || p.B * p.d > 0x3fffffff) return false;  // column numbers stay ints
     int optin = 0;
     if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
         (void)cudaGetLastError();
