@@ -33,6 +33,17 @@ def rnd(x, kind):
     return to_bf16(x.real) + 1j * to_bf16(x.imag)
 
 
+# How the twiddle after (forward) or before (inverse) pass p is applied: None = the fp32 product.
+# tc_twiddle16_check.py installs the kernel's fp16 arithmetic here: f(p, inverse, x, tw, lo, N, sign).
+TWIDDLE = None
+
+
+def twiddled(p, inverse, x, tw, lo, N, sign):
+    if TWIDDLE is not None:
+        return TWIDDLE(p, inverse, x, tw, lo, N, sign)
+    return (x * (tw.astype(np.complex64) if not inverse else tw)).astype(np.complex64)
+
+
 def passes_fft(z, radices, kind, inverse=False):
     """In-place mixed-radix DIF (forward) or its adjoint (inverse), natural <-> digit-reversed."""
     N = z.size
@@ -53,9 +64,9 @@ def passes_fft(z, radices, kind, inverse=False):
         tw = np.exp(sign * 2j * np.pi * np.outer(np.arange(R), lo) / M)  # [j, lo]
         if not inverse:
             y = np.einsum("kj,hjl->hkl", rnd(F, kind), rnd(v, kind)).astype(np.complex64)
-            y = (y * tw.astype(np.complex64)).astype(np.complex64)
+            y = twiddled(p, inverse, y, tw, lo, N, sign)
         else:
-            v = (v * tw).astype(np.complex64)
+            v = twiddled(p, inverse, v, tw, lo, N, sign)
             y = np.einsum("kj,hjl->hkl", rnd(F, kind), rnd(v, kind)).astype(np.complex64)
         z = y.reshape(N)
     return z
@@ -108,19 +119,25 @@ def conv_tc(a, h, N, kind):
     return out
 
 
-def main():
-    rng = np.random.default_rng(0)
-    L = 16384
-    N = L  # 2N = 32768 >= L + K - 1
+def bench_case(L=16384, seed=0):
+    """A bf16-rounded SiLU-like column and a random causal kernel of L taps, zero-padded to 2N = 2L,
+    with the float64 long conv: (ap, h, N, ref)."""
+    rng = np.random.default_rng(seed)
+    N = L  # 2N = 2L >= L + K - 1
     x = rng.standard_normal(L)
     a = x / (1 + np.exp(-x))  # SiLU-like activations
     a = to_bf16(a.astype(np.float32)).astype(np.float64)
-    hk = rng.standard_normal(L) / np.sqrt(L)
     h = np.zeros(2 * N)
-    h[:L] = hk
+    h[:L] = rng.standard_normal(L) / np.sqrt(L)
     ap = np.zeros(2 * N)
     ap[:L] = a
     ref = np.fft.irfft(np.fft.rfft(ap) * np.fft.rfft(h), n=2 * N)[:L]
+    return ap, h, N, ref
+
+
+def main():
+    ap, h, N, ref = bench_case()
+    L = ref.size
     for kind in ("fp32", "fp16", "bf16"):
         got = conv_tc(ap, h, N, kind)[:L]
         err = np.linalg.norm(got - ref) / np.linalg.norm(ref)

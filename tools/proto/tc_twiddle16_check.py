@@ -30,66 +30,25 @@ def cmul16(a, b):  # HMUL2 + HFMA2 per component, one rounding each
     im = r16(r16(a.real * b.imag) + a.imag * b.real)
     return re + 1j * im
 
-MODE = {"tw16": False}  # fp16 twiddles between the chained products (passes 0 and 2)
-
-def passes_fft(z, radices, kind, inverse=False):
-    N = z.size
-    z = z.astype(np.complex128)
-    strides = []
-    s = N
-    for r in radices:
-        s //= r
-        strides.append(s)
-    order = range(len(radices)) if not inverse else reversed(range(len(radices)))
-    sign = -1 if not inverse else 1
-    for p in order:
-        R, S = radices[p], strides[p]
-        M = R * S
-        F = np.exp(sign * 2j * np.pi * np.outer(np.arange(R), np.arange(R)) / R) / np.sqrt(R)
-        v = z.reshape(N // M, R, S)
-        lo = np.arange(S)
-        tw = np.exp(sign * 2j * np.pi * np.outer(np.arange(R), lo) / M)
-        # fp16 twiddles: between the two products of a stage, and the inverse's conj T2 on loaded data
-        chained = p in (0, 2) or (inverse and p == 1)
-        if MODE["tw16"] and chained:
-            if p == 0:  # T1 = W_256^(k c) * W_N^(k lo'), lo = 64 c + lo', each factor half2, product half2
-                k = np.arange(R)[:, None]
-                c, lop = lo[None, :] // 64, lo[None, :] % 64
-                t = cmul16(c16(np.exp(sign * 2j * np.pi * k * c / 256)), c16(np.exp(sign * 2j * np.pi * k * lop / N)))
-            else:
-                t = c16(tw)
-        if not inverse:
-            y = np.einsum("kj,hjl->hkl", A.rnd(F, kind), A.rnd(v, kind)).astype(np.complex64)
-            if MODE["tw16"] and chained:
-                y = cmul16(c16(y.astype(np.complex128)), t)
-            else:
-                y = (y * tw.astype(np.complex64)).astype(np.complex64)
-        else:
-            if MODE["tw16"] and chained:
-                v = cmul16(c16(v), t)
-            else:
-                v = (v * tw).astype(np.complex64)
-            y = np.einsum("kj,hjl->hkl", A.rnd(F, kind), A.rnd(v, kind)).astype(np.complex64)
-        z = y.reshape(N)
-    return z
-
-A.passes_fft = passes_fft  # conv_tc calls it through the module
+def twiddle16(p, inverse, x, tw, lo, N, sign):
+    """The kernel's twiddles: fp16 between the two products of a stage (passes 0 and 2) and for the
+    inverse's conj T2 on the loaded tile (pass 1); fp32 elsewhere (the forward's T2)."""
+    if not (p in (0, 2) or (inverse and p == 1)):
+        return (x * (tw.astype(np.complex64) if not inverse else tw)).astype(np.complex64)
+    if p == 0:  # T1 = W_256^(k c) * W_N^(k lo'), lo = 64 c + lo', each factor half2, product half2
+        k = np.arange(tw.shape[0])[:, None]
+        c, lop = lo[None, :] // 64, lo[None, :] % 64
+        t = cmul16(c16(np.exp(sign * 2j * np.pi * k * c / 256)), c16(np.exp(sign * 2j * np.pi * k * lop / N)))
+    else:
+        t = c16(tw)
+    return cmul16(c16(np.asarray(x, np.complex128)), t)
 
 
 def main():
-    rng = np.random.default_rng(0)
-    L = N = 16384
-    x = rng.standard_normal(L)
-    a = x / (1 + np.exp(-x))
-    a = A.to_bf16(a.astype(np.float32)).astype(np.float64)
-    hk = rng.standard_normal(L) / np.sqrt(L)
-    h = np.zeros(2 * N)
-    h[:L] = hk
-    ap = np.zeros(2 * N)
-    ap[:L] = a
-    ref = np.fft.irfft(np.fft.rfft(ap) * np.fft.rfft(h), n=2 * N)[:L]
+    ap, h, N, ref = A.bench_case()
+    L = ref.size
     for tw16 in (False, True):
-        MODE["tw16"] = tw16
+        A.TWIDDLE = twiddle16 if tw16 else None
         got = A.conv_tc(ap, h, N, "fp16")[:L]
         err = np.linalg.norm(got - ref) / np.linalg.norm(ref)
         out = A.to_bf16(got.astype(np.float32)).astype(np.float64)
