@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 namespace chela::cuda::conv {
 
@@ -70,6 +71,25 @@ __device__ __forceinline__ void for_each_pair(Visit visit) {
 
 // Pairs per batch: four pairs' operands (64 registers with the spectrum) stay within the budget.
 constexpr int kPairBatch = 4;
+
+// The kernel spectra a call reads: the caller's cached ones (a.spectra), else a stream-ordered
+// buffer of `bytes` that compute(dst) fills for this call only (both on-chip paths).
+class CallSpectra {
+public:
+    template <class Compute>
+    CallSpectra(const ConvArgs& a, int64_t bytes, cudaStream_t stream, Compute compute)
+        : p_(static_cast<const float2*>(a.spectra)) {
+        if (p_ != nullptr) return;
+        own_.emplace(static_cast<size_t>(bytes), stream, "short_long_conv (CUDA): kernel spectra");
+        compute(own_->as<float2>());
+        p_ = own_->as<float2>();
+    }
+    const float2* get() const { return p_; }
+
+private:
+    std::optional<DeviceBuffer> own_;
+    const float2* p_;
+};
 
 // Column copies between global memory and shared memory: 16-byte vectors when both ends are
 // aligned (the usual case: L * sizeof(T) a multiple of 16), else element by element.

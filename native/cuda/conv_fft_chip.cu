@@ -25,7 +25,6 @@
 #include "fft_smem_tc.cuh"
 
 #include <algorithm>
-#include <optional>
 #include <type_traits>
 
 namespace chela::cuda::conv {
@@ -290,31 +289,32 @@ template <typename T, int LOG_N, bool TC>
 void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     using P = Plan<LOG_N>;
     const int64_t B = p.B, L = p.L, d = p.d;
-    // Persistent CTAs, as many as fit at once; a second staged column where it fits (prefetch).
-    int device = 0, optin = 0, sms = 0, per_sm = 0;
-    check(cudaGetDevice(&device), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "device attribute");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
-    const int64_t one = column_smem_bytes(LOG_N, L, sizeof(T), TC), two = one + staged_column_bytes(L, sizeof(T));
-    const bool prefetch = TC && two <= optin && (L * static_cast<int64_t>(sizeof(T))) % 16 == 0;
-    const int col_smem = static_cast<int>(prefetch ? two : one);
-    check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, col_smem),
-          "shared memory opt-in");
-    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, conv_columns<T, LOG_N, TC>, P::kThreads, col_smem),
-          "occupancy");
-    const int64_t ctas = TC ? std::min<int64_t>(B * d, int64_t{std::max(per_sm, 1)} * sms) : B * d;
-    // The spectra from the caller's cache (a.spectra), else computed for this call.
-    std::optional<DeviceBuffer> own;
-    auto spectra = static_cast<const float2*>(a.spectra);
-    if (spectra == nullptr) {
-        own.emplace(sizeof(float2) * d * (P::N + 1), stream, "short_long_conv (CUDA): kernel spectra");
-        launch_spectra<LOG_N, TC>(stream, p, a, own->as<float2>());
-        spectra = own->as<float2>();
+    // The fp32 passes: one CTA per column. TC: persistent CTAs, as many as fit at once, with a second
+    // staged column where it fits (prefetch).
+    int64_t col_smem = column_smem_bytes(LOG_N, L, sizeof(T), TC), ctas = B * d;
+    bool prefetch = false;
+    if constexpr (TC) {
+        int device = 0, optin = 0, sms = 0, per_sm = 0;
+        check(cudaGetDevice(&device), "cudaGetDevice");
+        check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "device attribute");
+        check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
+        const int64_t two = col_smem + staged_column_bytes(L, sizeof(T));
+        prefetch = two <= optin && (L * static_cast<int64_t>(sizeof(T))) % 16 == 0;
+        if (prefetch) col_smem = two;
+        check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, conv_columns<T, LOG_N, TC>, P::kThreads,
+                                                            static_cast<size_t>(col_smem)),
+              "occupancy");
+        ctas = std::min<int64_t>(ctas, int64_t{std::max(per_sm, 1)} * sms);
     }
+    check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(col_smem)),
+          "shared memory opt-in");
+    const CallSpectra spectra(a, chip_spectra_bytes(p), stream,
+                              [&](float2* dst) { launch_spectra<LOG_N, TC>(stream, p, a, dst); });
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
-    conv_columns<T, LOG_N, TC><<<static_cast<unsigned>(ctas), P::kThreads, col_smem, stream>>>(
-        cols.as<T>(), spectra, a.short_w, a.short_b, a.omega, static_cast<int>(L), static_cast<int>(d),
+    conv_columns<T, LOG_N, TC><<<static_cast<unsigned>(ctas), P::kThreads, static_cast<size_t>(col_smem), stream>>>(
+        cols.as<T>(), spectra.get(), a.short_w, a.short_b, a.omega, static_cast<int>(L), static_cast<int>(d),
         static_cast<int>(B), p.ks, short_centre(p), prefetch);
     check(cudaGetLastError(), "column convolution launch");
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);

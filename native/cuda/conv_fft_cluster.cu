@@ -30,7 +30,6 @@
 
 #include <cooperative_groups.h>
 
-#include <optional>
 #include <type_traits>
 
 namespace chela::cuda::conv {
@@ -482,19 +481,13 @@ template <typename T, int kCtas>
 void run_cluster_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     using C = Cluster<kCtas>;
     const int64_t B = p.B, L = p.L, d = p.d;
-    // The spectra from the caller's cache (a.spectra), else computed for this call.
-    std::optional<DeviceBuffer> own;
-    auto spectra = static_cast<const float2*>(a.spectra);
-    if (spectra == nullptr) {
-        own.emplace(sizeof(float2) * d * C::kSpectrum, stream, "short_long_conv (CUDA): kernel spectra");
-        launch_cluster_spectra<kCtas>(stream, p, a, own->as<float2>());
-        spectra = own->as<float2>();
-    }
+    const CallSpectra spectra(a, cluster_spectra_bytes(p), stream,
+                              [&](float2* dst) { launch_cluster_spectra<kCtas>(stream, p, a, dst); });
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
     launch_cluster(cluster_conv_columns<T, C>, kCtas,
                    dim3(static_cast<unsigned>(kCtas * B), static_cast<unsigned>(d)), stream,
-                   "column convolution launch", cols.as<T>(), spectra, a.short_w, a.short_b, a.omega,
+                   "column convolution launch", cols.as<T>(), spectra.get(), a.short_w, a.short_b, a.omega,
                    static_cast<int>(L), static_cast<int>(d), p.ks, short_centre(p));
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
 }

@@ -98,8 +98,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
         if (cached) a.spectra = SpectraCache::data(*cached);
     }
     if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
-    else if (path == ConvPath::kFft || path == ConvPath::kFftTensorCores)
-        conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);
+    else if (chip_path) conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);
     else if (path == ConvPath::kFftCluster) conv::run_cluster_fft(stream, p, a);
     else conv::run_fft(device, stream, p, a);
 }

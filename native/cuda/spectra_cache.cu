@@ -40,11 +40,6 @@ SpectraCache::~SpectraCache() {
 
 const void* SpectraCache::data(const Entry& e) { return e.data; }
 
-int64_t SpectraCache::cached_bytes() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return used_;
-}
-
 int64_t SpectraCache::budget_bytes() const {
     const char* env = std::getenv("CHELA_CUDA_SPECTRA_CACHE_MB");
     if (env == nullptr || *env == '\0') return default_budget_;

@@ -54,8 +54,6 @@ public:
     std::shared_ptr<const Entry> acquire(const Key& key, int64_t bytes, const std::function<void(void* dst)>& compute);
     static const void* data(const Entry& e);
 
-    int64_t cached_bytes() const;
-
 private:
     int64_t budget_bytes() const;
 
