@@ -22,6 +22,7 @@
 // memory for the spectrum and the column (H100/H200: 227 KB: every dtype at L = Lk = 16384; A100:
 // 163 KB); otherwise the cuFFT path runs.
 #include "conv_chip_common.cuh"
+#include "env_switch.h"
 #include "fft_smem_tc.cuh"
 
 #include <algorithm>
@@ -31,24 +32,46 @@ namespace chela::cuda::conv {
 
 namespace {
 
-template <int LOG_N, bool TC>
-__global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
-    kernel_spectra(float2* __restrict__ spectra, const void* wl, int wl_dtype, const void* wr, int wr_dtype,
-                   int64_t Lk, int K) {
-    using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
-    extern __shared__ float2 sm[];  // the FFT buffer, then (TC) the transform's tables
-    [[maybe_unused]] auto* tables = reinterpret_cast<fft::TcTables*>(sm + P::kSmemBytes / 8);
-    if constexpr (TC) fft::fill_tables(tables);  // ordered before the transform by the barrier below
-    const int64_t c = blockIdx.x;
+// Dynamic shared memory of the kernels: the FFT buffer, with the tensor-core transform (tc) its
+// tables, then (conv_columns) the column of L elements of elem_bytes each.
+constexpr int64_t fft_smem_bytes(int log_n, bool tc) {
+    return tc ? int64_t{fft::PlanTc::kSmemBytes} + int64_t{sizeof(fft::TcTables)} : fft::buffer_smem_bytes(log_n);
+}
+constexpr int64_t staged_column_bytes(int64_t L, int64_t elem_bytes) { return (L * elem_bytes + 15) / 16 * 16; }
+constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes, bool tc) {
+    return fft_smem_bytes(log_n, tc) + staged_column_bytes(L, elem_bytes);
+}
+
+// The channels' long kernels as the spectrum step reads them: causal taps wl [d, Lk], anti-causal
+// taps wr (null: causal), K = min(Lk, L) taps used.
+struct LongTaps {
+    const void* wl = nullptr;
+    int wl_dtype = 0;
+    const void* wr = nullptr;
+    int wr_dtype = 0;
+    int64_t Lk = 0;
+    int K = 0;
+};
+
+// Step 1 for channel c: the padded long kernels (causal taps at 0..K-1, anti-causal at
+// 2N-1..2N-K+1) -> half spectrum H[0..N] in natural order into spectra[c] ([N + 1] float2), scaled
+// by 1/(4N) (TC: also by the transforms' gains) so the convolution needs no normalisation pass.
+// HALF (TC): causal taps only and K <= N, so the packed points N/2 .. N-1 are zero and the
+// transform skips them (fft_smem_tc.cuh). Overwrites the FFT buffer first (the caller syncs
+// before); no barrier at the end.
+template <class P, bool TC, bool HALF>
+__device__ __forceinline__ void channel_spectrum(float2* sm, [[maybe_unused]] const fft::TcTables* tables,
+                                                 const LongTaps& t, int c, float2* spectra) {
     const int n2 = 2 * P::N;
-    // The length-2N circular kernel h as packed real samples, eight per thread step.
-    const bool vec = Lk % 8 == 0 && (reinterpret_cast<uintptr_t>(wl) & 15) == 0;
-    const int64_t row = c * Lk;
+    // The length-2N circular kernel h as packed real samples, eight per thread step (HALF: the
+    // first N samples; the rest is zero and never read).
+    const bool vec = t.Lk % 8 == 0 && (reinterpret_cast<uintptr_t>(t.wl) & 15) == 0;
+    const int64_t row = static_cast<int64_t>(c) * t.Lk;
     float amax = 0.0f;
 #pragma unroll 2
-    for (int q = threadIdx.x; q < n2 / 8; q += blockDim.x) {
+    for (int q = threadIdx.x; q < (HALF ? P::N : n2) / 8; q += blockDim.x) {
         float v[8];
-        kernel_taps8(wl, wl_dtype, wr, wr_dtype, row, 8 * q, K, n2, vec, v);
+        kernel_taps8(t.wl, t.wl_dtype, t.wr, t.wr_dtype, row, 8 * q, t.K, n2, vec, v);
         const int s0 = P::pad(4 * q);  // packed points 4q .. 4q+3
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -62,12 +85,12 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
         // Undo the normalisation and the unitary scaling of this transform, and give the
         // columns' forward + inverse pair its gain here, once per channel instead of per pair.
         scale *= cs.out * P::kOneWayGain * P::gain();
-        fft::forward_tc(sm, tables, cs.in);
+        fft::forward_tc<HALF>(sm, tables, cs.in);
     } else {
         __syncthreads();
         fft::forward<P>(sm);
     }
-    float2* h = spectra + c * (P::N + 1);
+    float2* h = spectra + static_cast<int64_t>(c) * (P::N + 1);
     for_each_pair<P, kPairBatch>([&](const auto& p) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
         float2 zk[n], zk2[n];
@@ -86,22 +109,34 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     });
 }
 
-// Dynamic shared memory of the kernels: the FFT buffer, with the tensor-core transform (tc) its
-// tables, then (conv_columns) the column of L elements of elem_bytes each.
-constexpr int64_t fft_smem_bytes(int log_n, bool tc) {
-    return tc ? int64_t{fft::PlanTc::kSmemBytes} + int64_t{sizeof(fft::TcTables)} : fft::buffer_smem_bytes(log_n);
-}
-constexpr int64_t staged_column_bytes(int64_t L, int64_t elem_bytes) { return (L * elem_bytes + 15) / 16 * 16; }
-constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes, bool tc) {
-    return fft_smem_bytes(log_n, tc) + staged_column_bytes(L, elem_bytes);
+// Step 1 for every channel. TC: persistent, CTA i takes channels i, i + gridDim.x, ... (the tables
+// built once per CTA). The fp32 passes: one CTA per channel. (Tried and not kept: prefetching the
+// next channel's f32 taps by cp.async into a 64 KB staged row, 107 -> 121 us at C1024 L16384, run
+// 57; the spectra as work items of the column launch, run 58: docs/gpu.md.)
+template <int LOG_N, bool TC, bool HALF>
+__global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
+    kernel_spectra(float2* __restrict__ spectra, LongTaps taps, int d) {
+    using P = std::conditional_t<TC, fft::PlanTc, Plan<LOG_N>>;
+    extern __shared__ float2 sm[];  // the FFT buffer, then (TC) the transform's tables
+    auto* tables = reinterpret_cast<fft::TcTables*>(sm + P::kSmemBytes / 8);
+    if constexpr (TC) fft::fill_tables(tables);  // ordered before the transform by the barrier in channel_spectrum
+    if constexpr (!TC) {  // the fp32 passes: one channel per CTA (a loop would spill)
+        channel_spectrum<P, TC, HALF>(sm, tables, taps, blockIdx.x, spectra);
+        return;
+    }
+    for (int c = blockIdx.x; c < d; c += gridDim.x) {
+        __syncthreads();  // every thread done with the previous channel's buffer
+        channel_spectrum<P, TC, HALF>(sm, tables, taps, c, spectra);
+    }
 }
 
 // Step 3a: A = SiLU(short conv) of the staged column xs as packed real samples
-// z[n] = (A[2n], A[2n+1]) into the FFT buffer, zero past L (the padding). Returns the largest |A|
-// this thread wrote. w = the channel's ks taps (tap j reaches j - centre steps back).
+// z[n] = (A[2n], A[2n+1]) into the FFT buffer, zero past L up to point `points` (the padding the
+// transform reads: N, or N/2 for the half-zero transform). Returns the largest |A| this thread
+// wrote. w = the channel's ks taps (tap j reaches j - centre steps back).
 template <class P, typename T>
 __device__ __forceinline__ float stage_activations(float2* sm, const T* xs, int L, const float* w, float bias,
-                                                   int ks, int centre) {
+                                                   int ks, int centre, int points) {
     const int back = ks - 1 - centre;
     float amax = 0.0f;
     if (L % 8 == 0 && back <= kReach && centre <= kReach) {
@@ -118,16 +153,16 @@ __device__ __forceinline__ float stage_activations(float2* sm, const T* xs, int 
                 amax = fmaxf(amax, fmaxf(fabsf(z.x), fabsf(z.y)));
             }
         }
-        // The padding, points L/2 .. N-1: whole groups of 16 points (L a multiple of 32) fill a
-        // contiguous range of slots, zeroed without computing pad per point: PlanTc's pad permutes
-        // within a group (slots L/2 .. N-1); Plan's runs from pad(L/2) to pad(N-1), its one pad
-        // slot per group in between never read.
-        if ((L / 2) % 16 == 0) {
+        // The padding, points L/2 .. points-1: whole groups of 16 points (L and `points` multiples
+        // of 32) fill a contiguous range of slots, zeroed without computing pad per point: PlanTc's
+        // pad permutes within a group (slots L/2 .. points-1); Plan's runs from pad(L/2) to
+        // pad(points-1), its one pad slot per group in between never read.
+        if ((L / 2) % 16 == 0 && points % 16 == 0) {
             constexpr bool kTc = std::is_same_v<P, fft::PlanTc>;
-            const int first = kTc ? L / 2 : P::pad(L / 2), last = kTc ? P::N - 1 : P::pad(P::N - 1);
+            const int first = kTc ? L / 2 : P::pad(L / 2), last = kTc ? points - 1 : P::pad(points - 1);
             for (int e = first + static_cast<int>(threadIdx.x); e <= last; e += blockDim.x) sm[e] = make_float2(0.0f, 0.0f);
         } else {
-            for (int n = L / 2 + static_cast<int>(threadIdx.x); n < P::N; n += blockDim.x) sm[P::pad(n)] = make_float2(0.0f, 0.0f);
+            for (int n = L / 2 + static_cast<int>(threadIdx.x); n < points; n += blockDim.x) sm[P::pad(n)] = make_float2(0.0f, 0.0f);
         }
         return amax;
     }
@@ -196,8 +231,10 @@ __device__ __forceinline__ void write_output(const float2* sm, T* xs, T* col, in
 // the transform's tables are built once per CTA and, with `prefetch` (a second staged column fits in
 // shared memory, L * sizeof(T) a multiple of 16), the next column is fetched by cp.async while this
 // one is transformed: the copy-in was a tenth of the stall samples (run 46) with nothing to hide it.
+// HALF (TC, L <= N): the column's packed points N/2 .. N-1 are padding and the output does not
+// read them, so the transform skips them (fft_smem_tc.cuh) and the staging does not zero them.
 // The fp32 passes: one CTA per column.
-template <typename T, int LOG_N, bool TC>
+template <typename T, int LOG_N, bool TC, bool HALF = false>
 __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
                  const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int B, int ks,
@@ -213,12 +250,13 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     auto column_at = [&](int q) { return cols + (static_cast<int64_t>(q % B) * d + q / B) * L; };
     // One column from its staged copy xs to the result in `col`.
     auto convolve = [&](T* xs, T* col, int c) {
-        const float amax = stage_activations<P>(sm, xs, L, ws + static_cast<int64_t>(c) * ks, bs[c], ks, centre);
+        const float amax = stage_activations<P>(sm, xs, L, ws + static_cast<int64_t>(c) * ks, bs[c], ks, centre,
+                                                HALF ? P::N / 2 : P::N);
         float unscale = 1.0f;  // what the transformed column is multiplied by afterwards
         if constexpr (TC) {
             const ColumnScale cs = column_scale(block_max<P::kThreads>(amax));  // also the barrier
             unscale = cs.out;
-            fft::forward_tc(sm, tables, cs.in);
+            fft::forward_tc<HALF>(sm, tables, cs.in);
         } else {
             __syncthreads();
             fft::forward<P>(sm);
@@ -243,7 +281,7 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
             }
         });
         __syncthreads();
-        if constexpr (TC) fft::inverse_tc(sm, tables);
+        if constexpr (TC) fft::inverse_tc<HALF>(sm, tables);
         else fft::inverse<P>(sm);
         write_output<P>(sm, xs, col, L, unscale, omega[c]);
     };
@@ -273,51 +311,93 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     }
 }
 
-// Step 1 into `dst` ([d, N + 1] float2): the spectra of the channels' long kernels.
-template <int LOG_N, bool TC>
-void launch_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, float2* dst) {
-    const int K = static_cast<int>(std::min(p.Lk, p.L));
-    const int smem = static_cast<int>(fft_smem_bytes(LOG_N, TC));
-    check(cudaFuncSetAttribute(kernel_spectra<LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem),
-          "shared memory opt-in");
-    kernel_spectra<LOG_N, TC><<<static_cast<unsigned>(p.d), Plan<LOG_N>::kThreads, smem, stream>>>(
-        dst, a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
-    check(cudaGetLastError(), "kernel spectra launch");
+// The device's opt-in shared memory per CTA, and how many CTAs of `kernel` with `smem` bytes fit
+// on it at once (one wave of a persistent launch).
+inline int optin_smem() {
+    int device = 0, optin = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "device attribute");
+    return optin;
+}
+// CHELA_CUDA_CONV_CTAS (read per call; unset or 0: no cap) caps it, so that the tests make a few
+// CTAs walk many columns on small shapes (the sanitizer's) and A/B runs can vary the grid.
+template <class Kernel>
+int64_t resident_ctas(Kernel kernel, int threads, int64_t smem) {
+    int device = 0, sms = 0, per_sm = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, static_cast<size_t>(smem)),
+          "occupancy");
+    const int64_t fit = int64_t{std::max(per_sm, 1)} * sms, cap = env_count("CHELA_CUDA_CONV_CTAS", 0);
+    return cap > 0 ? std::min(fit, cap) : fit;
 }
 
-template <typename T, int LOG_N, bool TC>
-void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
+// The half-zero transform applies (HALF in the kernels): tensor cores, and the packed points
+// N/2 .. N-1 zero on the way in and unread on the way out - for the kernel spectra, causal taps
+// only, K <= N; for the columns, L <= N.
+constexpr bool half_zero_taps(bool tc, bool bidirectional, int64_t K) { return tc && !bidirectional && K <= fft::PlanTc::N; }
+constexpr bool half_zero_columns(bool tc, int64_t L) { return tc && L <= fft::PlanTc::N; }
+
+// Step 1 into `dst` ([d, N + 1] float2): the spectra of the channels' long kernels (TC: persistent
+// CTAs, as many as fit at once).
+LongTaps long_taps(const cpu::ShortLongConvParams& p, const ConvArgs& a) {
+    return {a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, static_cast<int>(std::min(p.Lk, p.L))};
+}
+
+template <int LOG_N, bool TC, bool HALF>
+void launch_spectra_kernel(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, float2* dst) {
+    const auto kernel = kernel_spectra<LOG_N, TC, HALF>;
+    const int64_t smem = fft_smem_bytes(LOG_N, TC);
+    int64_t ctas = p.d;
+    if constexpr (TC) ctas = std::min(ctas, resident_ctas(kernel, Plan<LOG_N>::kThreads, smem));
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+          "shared memory opt-in");
+    kernel<<<static_cast<unsigned>(ctas), Plan<LOG_N>::kThreads, static_cast<size_t>(smem), stream>>>(
+        dst, long_taps(p, a), static_cast<int>(p.d));
+    check(cudaGetLastError(), "kernel spectra launch");
+}
+template <int LOG_N, bool TC>
+void launch_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, float2* dst) {
+    if constexpr (TC) {
+        if (half_zero_taps(TC, a.long_w_rev != nullptr, long_taps(p, a).K))
+            return launch_spectra_kernel<LOG_N, TC, true>(stream, p, a, dst);
+    }
+    launch_spectra_kernel<LOG_N, TC, false>(stream, p, a, dst);
+}
+
+template <typename T, int LOG_N, bool TC, bool HALF>
+void run_columns(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     using P = Plan<LOG_N>;
     const int64_t B = p.B, L = p.L, d = p.d;
+    const auto kernel = conv_columns<T, LOG_N, TC, HALF>;
     // The fp32 passes: one CTA per column. TC: persistent CTAs, as many as fit at once, with a second
     // staged column where it fits (prefetch).
     int64_t col_smem = column_smem_bytes(LOG_N, L, sizeof(T), TC), ctas = B * d;
     bool prefetch = false;
     if constexpr (TC) {
-        int device = 0, optin = 0, sms = 0, per_sm = 0;
-        check(cudaGetDevice(&device), "cudaGetDevice");
-        check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "device attribute");
-        check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
         const int64_t two = col_smem + staged_column_bytes(L, sizeof(T));
-        prefetch = two <= optin && (L * static_cast<int64_t>(sizeof(T))) % 16 == 0;
+        prefetch = two <= optin_smem() && (L * static_cast<int64_t>(sizeof(T))) % 16 == 0;
         if (prefetch) col_smem = two;
-        check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, conv_columns<T, LOG_N, TC>, P::kThreads,
-                                                            static_cast<size_t>(col_smem)),
-              "occupancy");
-        ctas = std::min<int64_t>(ctas, int64_t{std::max(per_sm, 1)} * sms);
+        ctas = std::min(ctas, resident_ctas(kernel, P::kThreads, col_smem));
     }
-    check(cudaFuncSetAttribute(conv_columns<T, LOG_N, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(col_smem)),
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(col_smem)),
           "shared memory opt-in");
     const CallSpectra spectra(a, chip_spectra_bytes(p), stream,
                               [&](float2* dst) { launch_spectra<LOG_N, TC>(stream, p, a, dst); });
     DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
     launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
-    conv_columns<T, LOG_N, TC><<<static_cast<unsigned>(ctas), P::kThreads, static_cast<size_t>(col_smem), stream>>>(
+    kernel<<<static_cast<unsigned>(ctas), P::kThreads, static_cast<size_t>(col_smem), stream>>>(
         cols.as<T>(), spectra.get(), a.short_w, a.short_b, a.omega, static_cast<int>(L), static_cast<int>(d),
         static_cast<int>(B), p.ks, short_centre(p), prefetch);
     check(cudaGetLastError(), "column convolution launch");
     launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
+}
+template <typename T, int LOG_N, bool TC>
+void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
+    if constexpr (TC) {
+        if (half_zero_columns(TC, p.L)) return run_columns<T, LOG_N, TC, true>(stream, p, a);
+    }
+    run_columns<T, LOG_N, TC, false>(stream, p, a);
 }
 
 // The transform (size, tensor cores or fp32 passes) run_chip_fft picks, as one dispatch.

@@ -114,6 +114,19 @@ __device__ __forceinline__ void mma16816_first(float (&c)[4], const uint32_t (&a
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(0.0f));
 }
 
+// c = A * B with k = 8: the first half of a k16 A fragment (a[0], a[1]: columns 0..7) and of a B
+// fragment (b0: rows 0..7). For the half-zero stage (HalfZero below).
+__device__ __forceinline__ void mma1688_first(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t b0) {
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%7,%7,%7};\n"
+        : "=f"(c[0]), "=f"(c[1]), "=f"(c[2]), "=f"(c[3])
+        : "r"(a0), "r"(a1), "r"(b0), "f"(0.0f));
+}
+__device__ __forceinline__ void mma1688(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t b0) {
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(b0));
+}
+
 // W_M^e (forward) or its conjugate, with e reduced mod M to half a turn either way, where
 // __sincosf is accurate to ~4e-7.
 template <bool INV>
@@ -199,6 +212,15 @@ __device__ __forceinline__ void cmma_const_a(float (&yr)[4], float (&yi)[4], con
     mma16816(yr, CONJ ? m.im : m.im_neg, xi[0], xi[1]);
     mma16816_first(yi, m.re, xi[0], xi[1]);
     mma16816(yi, CONJ ? m.im_neg : m.im, xr[0], xr[1]);
+}
+
+// cmma_const_a for a tile whose rows 8..15 are zero: the k = 8 half of the same products.
+__device__ __forceinline__ void cmma_const_a_k8(float (&yr)[4], float (&yi)[4], const ConstA& m, uint32_t xr,
+                                                uint32_t xi) {
+    mma1688_first(yr, m.re[0], m.re[1], xr);
+    mma1688(yr, m.im_neg[0], m.im_neg[1], xi);
+    mma1688_first(yi, m.re[0], m.re[1], xi);
+    mma1688(yi, m.im[0], m.im[1], xr);
 }
 
 // Z = Y M (or Y conj(M)) for the data Y as A and n-tile h of a constant B: 4 real products.
@@ -366,15 +388,26 @@ __device__ __forceinline__ void c_to_a(uint32_t (&a)[4], const float (&c)[2][4])
     a[3] = pack_half2(c[1][2], c[1][3]);
 }
 
+// Half-zero stage 1 (HALF): a causal convolution of L <= N real samples has its column's points
+// N/2 .. N-1 zero on the way in (the padding) and does not read them on the way out. Those are
+// the rows j >= 8 of every stage-1 tile (element 1024 j + ..): the forward stage loads only rows
+// 0..7 and its first product is the k = 8 half; the inverse stage forms and stores only the
+// n-tile of rows 0..7 (the buffer's upper half is left as it is). About a twelfth of a column's
+// instructions and no zero fill of the padding (conv_fft_chip.cu).
+
 // The two chained products of a tile, from its B fragments (xr, xi) to the C fragments (zr, zi):
-// Z = ((A X) .* T1) B, or with conj(A), conj(T1), conj(B) for the inverse (INV).
-template <bool INV, class Geo>
+// Z = ((A X) .* T1) B, or with conj(A), conj(T1), conj(B) for the inverse (INV). HALF: the forward's
+// rows 8..15 of X are zero (xr[h][1], xi[h][1] unused); the inverse's n-tile 1 of Z is not formed.
+template <bool INV, class Geo, bool HALF = false>
 __device__ __forceinline__ void two_products(float (&zr)[2][4], float (&zi)[2][4], const uint32_t (&xr)[2][2],
                                              const uint32_t (&xi)[2][2], const ConstA& a, const ConstB& b,
                                              const Geo& geo) {
     float yr[2][4], yi[2][4];
 #pragma unroll
-    for (int h = 0; h < 2; ++h) cmma_const_a<INV>(yr[h], yi[h], a, xr[h], xi[h]);
+    for (int h = 0; h < 2; ++h) {
+        if constexpr (HALF && !INV) cmma_const_a_k8(yr[h], yi[h], a, xr[h][0], xi[h][0]);
+        else cmma_const_a<INV>(yr[h], yi[h], a, xr[h], xi[h]);
+    }
     uint32_t ar[4], ai[4];  // the accumulators as the next A operand, twiddled in fp16
     c_to_a(ar, yr);
     c_to_a(ai, yi);
@@ -387,7 +420,7 @@ __device__ __forceinline__ void two_products(float (&zr)[2][4], float (&zi)[2][4
             cmul_half2<INV>(ar[2 * h + s], ai[2 * h + s], tr, ti);
         }
 #pragma unroll
-    for (int h = 0; h < 2; ++h) cmma_const_b<INV>(zr[h], zi[h], ar, ai, b, h);
+    for (int h = 0; h < (HALF && INV ? 1 : 2); ++h) cmma_const_b<INV>(zr[h], zi[h], ar, ai, b, h);
 }
 
 // A tile's eight elements per lane as read from shared memory, v[h][r][s]: the B operand element
@@ -397,7 +430,8 @@ struct TileData {
 };
 
 // Loads tile `tile` of stage Geo: X[j][c] in the forward direction, Z^T in the inverse one.
-template <bool INV, class Geo>
+// HALF (forward): rows 8..15 are zero and not loaded (v[h][1][s] left unset, never read).
+template <bool INV, class Geo, bool HALF = false>
 __device__ __forceinline__ TileData load_tile(const float2* sm, int tile) {
     const int g = lane_g(), t = lane_t();
     const uint32_t in = byte_of(INV ? Geo::index(g, 2 * t) : Geo::index(2 * t, g)) ^ byte_of(Geo::tile_origin(tile));
@@ -405,7 +439,7 @@ __device__ __forceinline__ TileData load_tile(const float2* sm, int tile) {
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
-        for (int r = 0; r < 2; ++r)
+        for (int r = 0; r < (HALF && !INV ? 1 : 2); ++r)
 #pragma unroll
             for (int s = 0; s < 2; ++s)
                 d.v[h][r][s] = at(sm, in ^ byte_of(INV ? Geo::index(8 * h, 8 * r + s) : Geo::index(8 * r + s, 8 * h)));
@@ -414,7 +448,7 @@ __device__ __forceinline__ TileData load_tile(const float2* sm, int tile) {
 
 // Forward stage on one loaded tile: Z = ((F16 X) .* T1) G .* T2, stored in place; X is scaled by
 // `scale` first (1 folds away: the caller's normalisation rides on the first stage's loads).
-template <class Geo>
+template <class Geo, bool HALF>
 __device__ __forceinline__ void finish_forward(float2* sm, const Geo& geo, const TileData& d, const ConstA& f,
                                                const ConstB& gm, float scale) {
     const int g = lane_g(), t = lane_t();
@@ -423,13 +457,13 @@ __device__ __forceinline__ void finish_forward(float2* sm, const Geo& geo, const
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
+        for (int r = 0; r < (HALF ? 1 : 2); ++r) {
             const float2 v0 = d.v[h][r][0], v1 = d.v[h][r][1];
             xr[h][r] = pack_half2(v0.x * scale, v1.x * scale);
             xi[h][r] = pack_half2(v0.y * scale, v1.y * scale);
         }
     float zr[2][4], zi[2][4];
-    two_products<false>(zr, zi, xr, xi, f, gm, geo);
+    two_products<false, Geo, HALF>(zr, zi, xr, xi, f, gm, geo);
     __syncwarp();  // the tile is rewritten in place: every lane has read it (the MMAs imply it; say it)
 #pragma unroll
     for (int h = 0; h < 2; ++h)
@@ -443,7 +477,7 @@ __device__ __forceinline__ void finish_forward(float2* sm, const Geo& geo, const
 
 // The adjoint of finish_forward, computed transposed:
 // X^T = ((conj(G) (conj T2 .* Z)^T) .* conj T1^T) conj(F16), stored in place.
-template <class Geo>
+template <class Geo, bool HALF>
 __device__ __forceinline__ void finish_inverse(float2* sm, const Geo& geo, const TileData& d, const ConstA& gm,
                                                const ConstB& f) {
     const int g = lane_g(), t = lane_t();
@@ -463,10 +497,10 @@ __device__ __forceinline__ void finish_inverse(float2* sm, const Geo& geo, const
             }
         }
     float zr[2][4], zi[2][4];
-    two_products<true>(zr, zi, xr, xi, gm, f, geo);
+    two_products<true, Geo, HALF>(zr, zi, xr, xi, gm, f, geo);
     __syncwarp();  // in place, as in finish_forward
 #pragma unroll
-    for (int h = 0; h < 2; ++h)
+    for (int h = 0; h < (HALF ? 1 : 2); ++h)
 #pragma unroll
         for (int q = 0; q < 4; ++q)  // X[j][c] at j = 8h + 2t + (q & 1), c = g + 8 (q >> 1)
             at(sm, out ^ byte_of(Geo::index(8 * h + (q & 1), 8 * (q >> 1)))) = make_float2(zr[h][q], zi[h][q]);
@@ -476,19 +510,19 @@ __device__ __forceinline__ void finish_inverse(float2* sm, const Geo& geo, const
 // issued before this tile's stores. The tiles of a stage are disjoint, so nothing orders them,
 // but the compiler cannot prove it and kept every tile's load latency exposed. make(tile) builds
 // the tile's geometry (its twiddles) once its turn comes.
-template <bool INV, class Geo, class Make>
+template <bool INV, class Geo, bool HALF, class Make>
 __device__ __forceinline__ void run_stage(float2* sm, Make make, const ConstA& a, const ConstB& b, float scale) {
     constexpr int kPer = PlanTc::kTiles / PlanTc::kWarps;
     const int warp = static_cast<int>(threadIdx.x / 32);
-    TileData cur = load_tile<INV, Geo>(sm, warp);
+    TileData cur = load_tile<INV, Geo, HALF>(sm, warp);
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {
         const int tile = warp + PlanTc::kWarps * i;
         TileData next = cur;
-        if (i + 1 < kPer) next = load_tile<INV, Geo>(sm, tile + PlanTc::kWarps);
+        if (i + 1 < kPer) next = load_tile<INV, Geo, HALF>(sm, tile + PlanTc::kWarps);
         const Geo geo = make(tile);
-        if constexpr (INV) finish_inverse(sm, geo, cur, a, b);
-        else finish_forward(sm, geo, cur, a, b, scale);
+        if constexpr (INV) finish_inverse<Geo, HALF>(sm, geo, cur, a, b);
+        else finish_forward<Geo, HALF>(sm, geo, cur, a, b, scale);
         cur = next;
     }
 }
@@ -515,31 +549,34 @@ __device__ __forceinline__ void stage2_table(float2 (&tab)[2][4]) {
 // Forward transform of the N points in sm (natural order, PlanTc layout), each multiplied by
 // `scale` as it is read (the caller's |a| <= 1 normalisation without a pass of its own), into the
 // digit-reversed spectrum scaled by 1/128, in place. Callers fill sm and sync first; ends with a
-// barrier. t: the CTA's tables (fill_tables).
+// barrier. t: the CTA's tables (fill_tables). HALF: points N/2 .. N-1 are zero and are not read.
+template <bool HALF = false>
 __device__ __forceinline__ void forward_tc(float2* sm, const TcTables* t, float scale) {
     float2 tab[2][4];
     stage1_table(tab);
     TwiddleWords words = twiddle_words(tab);
-    run_stage<false, Stage1<false>>(sm, [&](int tile) { return Stage1<false>(tile, words, t->twiddles); },
+    run_stage<false, Stage1<false>, HALF>(sm, [&](int tile) { return Stage1<false>(tile, words, t->twiddles); },
                                     table_a(t, kF16A), table_b(t, kF16B), scale);
     __syncthreads();
     stage2_table<false>(tab);
     words = twiddle_words(tab);
-    run_stage<false, Stage2>(sm, [&](int tile) { return Stage2(tile, words); }, table_a(t, kF16A), table_b(t, kF4B), 1.0f);
+    run_stage<false, Stage2, false>(sm, [&](int tile) { return Stage2(tile, words); }, table_a(t, kF16A), table_b(t, kF4B), 1.0f);
     __syncthreads();
 }
 
 // Inverse (the adjoint of forward_tc: digit-reversed in, natural out, scaled by 1/128), in place.
-// Ends with a barrier. t: the CTA's tables (fill_tables).
+// Ends with a barrier. t: the CTA's tables (fill_tables). HALF: only points 0 .. N/2-1 are formed
+// (the rest of the buffer keeps what the last stage left there).
+template <bool HALF = false>
 __device__ __forceinline__ void inverse_tc(float2* sm, const TcTables* t) {
     float2 tab[2][4];
     stage2_table<true>(tab);
     TwiddleWords words = twiddle_words(tab);
-    run_stage<true, Stage2>(sm, [&](int tile) { return Stage2(tile, words); }, table_a(t, kF4A), table_b(t, kF16B), 1.0f);
+    run_stage<true, Stage2, false>(sm, [&](int tile) { return Stage2(tile, words); }, table_a(t, kF4A), table_b(t, kF16B), 1.0f);
     __syncthreads();
     stage1_table(tab);
     words = twiddle_words(tab);
-    run_stage<true, Stage1<true>>(sm, [&](int tile) { return Stage1<true>(tile, words, t->twiddles); },
+    run_stage<true, Stage1<true>, HALF>(sm, [&](int tile) { return Stage1<true>(tile, words, t->twiddles); },
                                   table_a(t, kF16A), table_b(t, kF16B), 1.0f);
     __syncthreads();
 }

@@ -7,7 +7,6 @@
 #include "env_switch.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -22,17 +21,7 @@ __global__ void to_f32(float* dst, const void* src, int dtype, int64_t n) {
 }
 
 int64_t direct_threshold() {
-    const char* env = std::getenv("CHELA_CUDA_CONV_DIRECT_MAX");
-    int64_t v = kDefaultDirectMaxTaps;
-    if (env != nullptr && *env != '\0') {
-        char* end = nullptr;
-        errno = 0;
-        const long long parsed = std::strtoll(env, &end, 10);
-        if (errno != 0 || end == env || *end != '\0' || parsed < 0)
-            fail(CHELA_ERR_INVALID_ARGUMENT, "CHELA_CUDA_CONV_DIRECT_MAX: '", env, "' is not a non-negative integer");
-        v = parsed;
-    }
-    return std::min<int64_t>(v, kDirectMaxTapsCap);
+    return std::min<int64_t>(env_count("CHELA_CUDA_CONV_DIRECT_MAX", kDefaultDirectMaxTaps), kDirectMaxTapsCap);
 }
 
 }  // namespace

@@ -7,29 +7,14 @@
 #include "support/cuda_fixture.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 using namespace chela;
 using namespace chela::test;
 
 namespace {
-
-class CudaConv : public CudaTest {
-protected:
-    void SetUp() override {
-        CudaTest::SetUp();
-        if (ctx == nullptr) return;  // skipped: no device
-        ASSERT_CHELA_OK(chela_context_create_cpu(2, &cpu));
-    }
-    void TearDown() override {
-        unsetenv("CHELA_CUDA_CONV_DIRECT_MAX");
-        unsetenv("CHELA_CUDA_CONV_FFT");
-        if (cpu) chela_context_destroy(cpu);
-        CudaTest::TearDown();
-    }
-
-    chela_context* cpu = nullptr;
-};
 
 enum class Path { kDirect, kFft, kTensorCores, kCufft };  // kFft: the on-chip FFT where it fits
 
@@ -49,38 +34,60 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
                                            : " direct");
 }
 
+class CudaConv : public CudaTest {
+protected:
+    void SetUp() override {
+        CudaTest::SetUp();
+        if (ctx == nullptr) return;  // skipped: no device
+        ASSERT_CHELA_OK(chela_context_create_cpu(2, &cpu));
+    }
+    void TearDown() override {
+        unsetenv("CHELA_CUDA_CONV_DIRECT_MAX");
+        unsetenv("CHELA_CUDA_CONV_FFT");
+        unsetenv("CHELA_CUDA_CONV_CTAS");
+        if (cpu) chela_context_destroy(cpu);
+        CudaTest::TearDown();
+    }
+
+    // Runs case c on the GPU (its path forced through the environment), checks the result against
+    // float64 and the CPU backend, and returns it.
+    std::vector<float> run_and_check(const ConvCase& c) {
+        // 0 forces the FFT path; 256 (the cap) lets every kernel of <= 256 taps run direct.
+        setenv("CHELA_CUDA_CONV_DIRECT_MAX", c.path == Path::kDirect ? "256" : "0", 1);
+        setenv("CHELA_CUDA_CONV_FFT", c.path == Path::kCufft ? "cufft" : c.path == Path::kTensorCores ? "tc" : "chip", 1);
+        const float wscale = 1.0f / std::sqrt(static_cast<float>(c.lk));
+        const auto x = round_through(randn(static_cast<size_t>(c.B * c.L * c.d), 11), c.dtype);
+        const auto ws = round_through(randn(static_cast<size_t>(c.d * c.ks), 12, 0.5f), c.dtype);
+        const auto bs = round_through(randn(static_cast<size_t>(c.d), 13, 0.1f), c.dtype);
+        const auto wl = round_through(randn(static_cast<size_t>(c.d * c.lk), 14, wscale), c.dtype);
+        const auto wr = round_through(randn(wl.size(), 15, wscale), c.dtype);
+        const auto om = round_through(randn(static_cast<size_t>(c.d), 16), c.dtype);
+        HostTensor hx({c.B, c.L, c.d}, x, c.dtype), hws({c.d, c.ks}, ws, c.dtype), hbs({c.d}, bs, c.dtype),
+            hwl({c.d, c.lk}, wl, c.dtype), hwr({c.d, c.lk}, wr, c.dtype), hom({c.d}, om, c.dtype),
+            hout({c.B, c.L, c.d}, c.dtype), hcpu({c.B, c.L, c.d}, c.dtype);
+        chela_tensor* dout = to_device(hout);  // poisoned (NaN) before the call
+        EXPECT_CHELA_OK(chela_short_long_conv(ctx, to_device(hx), to_device(hws), to_device(hbs), to_device(hwl),
+                                              c.causal ? nullptr : to_device(hwr), to_device(hom), dout, c.causal));
+        EXPECT_CHELA_OK(chela_context_synchronize(ctx));
+        to_host(dout, hout);
+        EXPECT_CHELA_OK(chela_short_long_conv(cpu, hx.view(), hws.view(), hbs.view(), hwl.view(),
+                                              c.causal ? nullptr : hwr.view(), hom.view(), hcpu.view(), c.causal));
+        const auto want = ref::short_long_conv(c.B, c.L, c.d, c.ks, c.lk, c.causal, to_double(x), to_double(ws),
+                                               to_double(bs), to_double(wl),
+                                               c.causal ? std::vector<double>() : to_double(wr), to_double(om));
+        const double tol = c.dtype == CHELA_DTYPE_F32 ? 1e-5 : 3e-3;
+        const auto got = hout.f32();
+        EXPECT_LE(rel_l2(got, want), tol);
+        EXPECT_LE(rel_l2(got, to_double(hcpu.f32())), tol);
+        return got;
+    }
+
+    chela_context* cpu = nullptr;
+};
+
 class CudaConvCases : public CudaConv, public testing::WithParamInterface<ConvCase> {};
 
-TEST_P(CudaConvCases, MatchesFloat64AndCpu) {
-    const ConvCase c = GetParam();
-    // 0 forces the FFT path; 256 (the cap) lets every kernel of <= 256 taps run direct.
-    setenv("CHELA_CUDA_CONV_DIRECT_MAX", c.path == Path::kDirect ? "256" : "0", 1);
-    setenv("CHELA_CUDA_CONV_FFT", c.path == Path::kCufft ? "cufft" : c.path == Path::kTensorCores ? "tc" : "chip", 1);
-    const float wscale = 1.0f / std::sqrt(static_cast<float>(c.lk));
-    const auto x = round_through(randn(static_cast<size_t>(c.B * c.L * c.d), 11), c.dtype);
-    const auto ws = round_through(randn(static_cast<size_t>(c.d * c.ks), 12, 0.5f), c.dtype);
-    const auto bs = round_through(randn(static_cast<size_t>(c.d), 13, 0.1f), c.dtype);
-    const auto wl = round_through(randn(static_cast<size_t>(c.d * c.lk), 14, wscale), c.dtype);
-    const auto wr = round_through(randn(wl.size(), 15, wscale), c.dtype);
-    const auto om = round_through(randn(static_cast<size_t>(c.d), 16), c.dtype);
-    HostTensor hx({c.B, c.L, c.d}, x, c.dtype), hws({c.d, c.ks}, ws, c.dtype), hbs({c.d}, bs, c.dtype),
-        hwl({c.d, c.lk}, wl, c.dtype), hwr({c.d, c.lk}, wr, c.dtype), hom({c.d}, om, c.dtype),
-        hout({c.B, c.L, c.d}, c.dtype), hcpu({c.B, c.L, c.d}, c.dtype);
-    chela_tensor* dout = to_device(hout);  // poisoned (NaN) before the call
-    ASSERT_CHELA_OK(chela_short_long_conv(ctx, to_device(hx), to_device(hws), to_device(hbs), to_device(hwl),
-                                          c.causal ? nullptr : to_device(hwr), to_device(hom), dout, c.causal));
-    ASSERT_CHELA_OK(chela_context_synchronize(ctx));
-    to_host(dout, hout);
-    ASSERT_CHELA_OK(chela_short_long_conv(cpu, hx.view(), hws.view(), hbs.view(), hwl.view(),
-                                          c.causal ? nullptr : hwr.view(), hom.view(), hcpu.view(), c.causal));
-    const auto want = ref::short_long_conv(c.B, c.L, c.d, c.ks, c.lk, c.causal, to_double(x), to_double(ws),
-                                           to_double(bs), to_double(wl),
-                                           c.causal ? std::vector<double>() : to_double(wr), to_double(om));
-    const double tol = c.dtype == CHELA_DTYPE_F32 ? 1e-5 : 3e-3;
-    const auto got = hout.f32();
-    EXPECT_LE(rel_l2(got, want), tol);
-    EXPECT_LE(rel_l2(got, to_double(hcpu.f32())), tol);
-}
+TEST_P(CudaConvCases, MatchesFloat64AndCpu) { run_and_check(GetParam()); }
 
 std::vector<ConvCase> cases() {
     std::vector<ConvCase> out;
@@ -130,10 +137,43 @@ std::vector<ConvCase> cases() {
     out.push_back({2, 32768, 3, 3, 32768, true, CHELA_DTYPE_BF16, Path::kTensorCores});
     out.push_back({2, 20000, 5, 4, 20000, true, CHELA_DTYPE_F16, Path::kTensorCores});
     out.push_back({1, 24576, 2, 3, 12288, false, CHELA_DTYPE_BF16, Path::kTensorCores});  // Lk < L: 2 CTAs
+    // The tensor-core transform's half-zero variants (fft_smem_tc.cuh, HALF): columns with L <= N
+    // skip the padded half, kernel spectra of causal taps with K <= N too. More channels than
+    // resident CTAs (the persistent loops); bidirectional (full spectra, half columns); L > N (full
+    // columns, half spectra); both full (bidirectional, L > N).
+    out.push_back({1, 16384, 192, 3, 104, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({1, 16000, 150, 5, 400, false, CHELA_DTYPE_F16, Path::kTensorCores});
+    out.push_back({2, 20000, 5, 3, 100, true, CHELA_DTYPE_BF16, Path::kTensorCores});
+    out.push_back({1, 24000, 3, 3, 8000, false, CHELA_DTYPE_F16, Path::kTensorCores});
+    // The transposes' 16-byte kernel (L and d multiples of 64; also the case above with d = 192):
+    // case 117, the sanitizer's.
+    out.push_back({2, 2048, 64, 3, 2048, true, CHELA_DTYPE_BF16, Path::kFft});
     return out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaConvCases, testing::ValuesIn(cases()));
+
+// The persistent on-chip kernels (the tensor-core column launch with its work queue, the kernel
+// spectra as its items or as their own launch): capped at two CTAs by CHELA_CUDA_CONV_CTAS, each
+// CTA walks several items (prefetching the next column, waiting for a spectrum another CTA
+// publishes) on a shape small enough for the sanitizer; each item is computed the same way
+// whichever CTA takes it, so the output must be the same bits as with one CTA per item. The
+// cases: causal L <= N (spectra as items), bidirectional L <= N (the spectra kernel first: full
+// taps, half columns), causal L > N (full columns, half taps: the spectra kernel).
+TEST_F(CudaConv, PersistentCtasWalkingManyColumnsGiveTheSameBits) {
+    for (const ConvCase& c : {ConvCase{2, 16384, 5, 3, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores},
+                              ConvCase{1, 16000, 5, 5, 400, false, CHELA_DTYPE_F16, Path::kTensorCores},
+                              ConvCase{2, 20000, 3, 3, 104, true, CHELA_DTYPE_BF16, Path::kTensorCores}}) {
+        SCOPED_TRACE(testing::PrintToString(c));
+        unsetenv("CHELA_CUDA_CONV_CTAS");
+        const std::vector<float> wide = run_and_check(c);
+        setenv("CHELA_CUDA_CONV_CTAS", "2", 1);
+        const std::vector<float> narrow = run_and_check(c);
+        unsetenv("CHELA_CUDA_CONV_CTAS");
+        ASSERT_EQ(wide.size(), narrow.size());
+        EXPECT_EQ(std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)), 0);
+    }
+}
 
 struct ErrorInputs {
     HostTensor x{{1, 8, 4}, randn(32, 1), CHELA_DTYPE_BF16}, ws{{4, 3}, randn(12, 2)}, bs{{4}, randn(4, 3)},

@@ -36,17 +36,20 @@ if [ -z "${SKIP_SANITIZER:-}" ]; then
 echo "== compute-sanitizer (small on-chip FFT cases)"
 # Cases 26..49 of CudaConvCases: the on-chip FFT path at L = 1 .. 257; 97, 98 its tensor-core
 # transform (N = 16384, one or two columns), 102, 103 the tc fallbacks, 104 the element-wise staging
-# of a long short kernel, 106 the cluster variant (4 CTAs) (`test_cuda_conv --gtest_list_tests`).
-SMALL=$(for i in $(seq 26 49) 97 98 102 103 104 106; do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
+# of a long short kernel, 106 the cluster variant (4 CTAs), 117 the transposes' 16-byte kernel
+# (`test_cuda_conv --gtest_list_tests`).
+SMALL=$(for i in $(seq 26 49) 97 98 102 103 104 106 117; do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
 {
   echo "### memcheck"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "memcheck rc=$?"
   echo "### racecheck"; timeout 240 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "racecheck rc=$?"
+  # The persistent tensor-core kernels capped at two CTAs, so each walks several columns / channels.
+  echo "### persistent"; for tool in memcheck racecheck; do timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter='CudaConv.PersistentCtas*'; echo "$tool persistent rc=$?"; done
   # The attention epilogue (one warp per row) in both users: the model and the C-ABI full attention.
   echo "### memcheck epilogue"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_model" --gtest_filter='CudaModel.HostArguments*:CudaModel.FeatureClassifier*:CudaModel.LayerForward*'; echo "memcheck epilogue (model) rc=$?"
   timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda" --gtest_filter='Variants/CudaFullAttention*'; echo "memcheck epilogue (full attention) rc=$?"
 } > "$OUT/sanitizer.log" 2>&1
 grep -E "rc=|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log"
-[ "$(grep -c ' rc=0' "$OUT/sanitizer.log")" = 4 ] || status=1
+[ "$(grep -c ' rc=0' "$OUT/sanitizer.log")" = 6 ] || status=1
 fi
 echo "== conv bench"
 CHELA_LIB=$BIN/libchela.so OUT="$OUT" timeout 300 python3 tools/device/bench_conv.py ${CONV_ARGS:-} > "$OUT/conv.log" 2>&1 || { echo "bench_conv rc=$?"; status=1; }

@@ -2,7 +2,7 @@
 # Nsight Compute profile of the on-chip FFT convolution kernels at the issue's first conv shape
 # (B4 C1024 L16384, Lk = L, bf16; SHAPE=1,65536 FFTS=tc: B1 L65536, the cluster variant), through the C ABI, fp32 passes then the tensor-core variant: speed of light, occupancy, warp stall reasons,
 # scheduler and instruction statistics. Run on the GPU machine from the repo root (carry .devpack);
-# writes $OUT/ncu_conv.txt and prints the headline rows.
+# writes $OUT/ncu_conv.txt and prints the headline rows. KERNELS (a regex) and COUNT pick other launches.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
@@ -10,7 +10,7 @@ mkdir -p "$OUT"
 # Unpacks .devpack itself where no earlier script did (alone on a fresh machine it found no
 # libchela.so: the 2026-12-02 spectra profile call came back empty).
 source tools/device/device_env.sh
-timeout 240 ncu --kernel-name regex:"conv_columns|kernel_spectra" --launch-count 4 --clock-control none \
+timeout 240 ncu --kernel-name regex:"${KERNELS:-conv_columns|kernel_spectra}" --launch-count ${COUNT:-4} --clock-control none \
   --section SpeedOfLight --section Occupancy --section WarpStateStats --section SchedulerStats \
   --section ComputeWorkloadAnalysis --section InstructionStats --section MemoryWorkloadAnalysis \
   python3 - > "$OUT/ncu_conv.txt" 2>&1 <<'PY'
