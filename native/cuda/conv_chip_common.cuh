@@ -374,17 +374,18 @@ __global__ void __launch_bounds__(256) transpose16(const T* __restrict__ in, T* 
 
 template <typename T>
 void launch_transpose(cudaStream_t stream, const T* in, T* out, int64_t B, int64_t R, int64_t Cc) {
-    constexpr int kRpt = 2;  // 64 x 64 tiles (128 x 64 measured the same)
-    const bool aligned = ((reinterpret_cast<uintptr_t>(in) | reinterpret_cast<uintptr_t>(out)) & 15) == 0;
-    if (sizeof(T) == 2 && aligned && R % (32 * kRpt) == 0 && Cc % 64 == 0) {
-        if constexpr (sizeof(T) == 2) {
+    if constexpr (sizeof(T) == 2) {
+        constexpr int kRpt = 2;  // 64 x 64 tiles (128 x 64 measured the same)
+        const bool aligned = ((reinterpret_cast<uintptr_t>(in) | reinterpret_cast<uintptr_t>(out)) & 15) == 0;
+        if (aligned && R % (32 * kRpt) == 0 && Cc % 64 == 0) {
             const dim3 grid(static_cast<unsigned>(R / (32 * kRpt)), static_cast<unsigned>(Cc / 64), static_cast<unsigned>(B));
             transpose16<T, kRpt><<<grid, 256, 0, stream>>>(in, out, R, Cc);
+            check(cudaGetLastError(), "transpose launch");
+            return;
         }
-    } else {
-        const dim3 grid(static_cast<unsigned>((R + 63) / 64), static_cast<unsigned>((Cc + 63) / 64), static_cast<unsigned>(B));
-        transpose<T><<<grid, dim3(32, 8), 0, stream>>>(in, out, R, Cc);
     }
+    const dim3 grid(static_cast<unsigned>((R + 63) / 64), static_cast<unsigned>((Cc + 63) / 64), static_cast<unsigned>(B));
+    transpose<T><<<grid, dim3(32, 8), 0, stream>>>(in, out, R, Cc);
     check(cudaGetLastError(), "transpose launch");
 }
 

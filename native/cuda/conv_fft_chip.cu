@@ -122,11 +122,11 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     if constexpr (TC) fft::fill_tables(tables);  // ordered before the transform by the barrier in channel_spectrum
     if constexpr (!TC) {  // the fp32 passes: one channel per CTA (a loop would spill)
         channel_spectrum<P, TC, HALF>(sm, tables, taps, blockIdx.x, spectra);
-        return;
-    }
-    for (int c = blockIdx.x; c < d; c += gridDim.x) {
-        __syncthreads();  // every thread done with the previous channel's buffer
-        channel_spectrum<P, TC, HALF>(sm, tables, taps, c, spectra);
+    } else {
+        for (int c = blockIdx.x; c < d; c += gridDim.x) {
+            __syncthreads();  // every thread done with the previous channel's buffer
+            channel_spectrum<P, TC, HALF>(sm, tables, taps, c, spectra);
+        }
     }
 }
 
@@ -332,18 +332,18 @@ int64_t resident_ctas(Kernel kernel, int threads, int64_t smem) {
     return cap > 0 ? std::min(fit, cap) : fit;
 }
 
-// The half-zero transform applies (HALF in the kernels): tensor cores, and the packed points
-// N/2 .. N-1 zero on the way in and unread on the way out - for the kernel spectra, causal taps
-// only, K <= N; for the columns, L <= N.
-constexpr bool half_zero_taps(bool tc, bool bidirectional, int64_t K) { return tc && !bidirectional && K <= fft::PlanTc::N; }
-constexpr bool half_zero_columns(bool tc, int64_t L) { return tc && L <= fft::PlanTc::N; }
+// Where the tensor-core transform may take its half-zero variant (HALF in the kernels): the packed
+// points N/2 .. N-1 zero on the way in and unread on the way out - for the kernel spectra, causal
+// taps only, K <= N; for the columns, L <= N.
+constexpr bool half_zero_taps(bool bidirectional, int64_t K) { return !bidirectional && K <= fft::PlanTc::N; }
+constexpr bool half_zero_columns(int64_t L) { return L <= fft::PlanTc::N; }
 
-// Step 1 into `dst` ([d, N + 1] float2): the spectra of the channels' long kernels (TC: persistent
-// CTAs, as many as fit at once).
 LongTaps long_taps(const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     return {a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, static_cast<int>(std::min(p.Lk, p.L))};
 }
 
+// Step 1 into `dst` ([d, N + 1] float2): the spectra of the channels' long kernels (TC: persistent
+// CTAs, as many as fit at once).
 template <int LOG_N, bool TC, bool HALF>
 void launch_spectra_kernel(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, float2* dst) {
     const auto kernel = kernel_spectra<LOG_N, TC, HALF>;
@@ -359,7 +359,7 @@ void launch_spectra_kernel(cudaStream_t stream, const cpu::ShortLongConvParams& 
 template <int LOG_N, bool TC>
 void launch_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, float2* dst) {
     if constexpr (TC) {
-        if (half_zero_taps(TC, a.long_w_rev != nullptr, long_taps(p, a).K))
+        if (half_zero_taps(a.long_w_rev != nullptr, long_taps(p, a).K))
             return launch_spectra_kernel<LOG_N, TC, true>(stream, p, a, dst);
     }
     launch_spectra_kernel<LOG_N, TC, false>(stream, p, a, dst);
@@ -395,7 +395,7 @@ void run_columns(cudaStream_t stream, const cpu::ShortLongConvParams& p, const C
 template <typename T, int LOG_N, bool TC>
 void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
     if constexpr (TC) {
-        if (half_zero_columns(TC, p.L)) return run_columns<T, LOG_N, TC, true>(stream, p, a);
+        if (half_zero_columns(p.L)) return run_columns<T, LOG_N, TC, true>(stream, p, a);
     }
     run_columns<T, LOG_N, TC, false>(stream, p, a);
 }
