@@ -146,6 +146,10 @@ __device__ __forceinline__ void gather_chunk(float2* const (&src)[C::kCtas], int
     }
 }
 
+// The cluster helpers below use cooperative_groups' cluster_group, which exists only for sm_90+
+// device code: the sm_80 pass of the default build (CHELA_CUDA_GENCODE) skips them, as it skips
+// the kernels' bodies.
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
 // Every CTA's buffer in the cluster, by rank (this CTA's own as a plain shared pointer).
 template <class C>
 __device__ __forceinline__ void cluster_buffers(cg::cluster_group& cluster, float2* sm, float2* (&bufs)[C::kCtas]) {
@@ -193,6 +197,7 @@ __device__ __forceinline__ float cluster_max(cg::cluster_group& cluster, float v
     for (int q = 0; q < C::kCtas; ++q) all = fmaxf(all, *cluster.map_shared_rank(&cta_max, q));
     return all;
 }
+#endif
 
 // A batch of the spectrum product's pairs as this CTA visits them: own slot sk, the partner's slot
 // sk2 (in CTA kCtas - rank), their spectrum entries hk, hk2 (offsets into the channel's slices),
