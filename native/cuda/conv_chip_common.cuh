@@ -389,6 +389,32 @@ void launch_transpose(cudaStream_t stream, const T* in, T* out, int64_t B, int64
     check(cudaGetLastError(), "transpose launch");
 }
 
+// The [B, d, L] columns an on-chip column kernel reads (x) and writes (out): the call's own tensors
+// when they are channel-major, else one stream-ordered buffer that x is transposed into before the
+// kernel (which then works in place) and that finish() transposes into the call's [B, L, d] out.
+template <typename T>
+class ColumnsIo {
+public:
+    ColumnsIo(const ConvArgs& a, int64_t B, int64_t L, int64_t d, cudaStream_t stream)
+        : x(static_cast<const T*>(a.x)), out(static_cast<T*>(a.out)), B_(B), L_(L), d_(d) {
+        if (a.channels_major) return;
+        buf_.emplace(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
+        launch_transpose<T>(stream, x, buf_->as<T>(), B, L, d);
+        x = out = buf_->as<T>();
+    }
+    void finish(cudaStream_t stream) const {
+        if (buf_) launch_transpose<T>(stream, buf_->as<T>(), dst_, B_, d_, L_);
+    }
+
+    const T* x;
+    T* out;
+
+private:
+    int64_t B_, L_, d_;
+    T* const dst_ = out;  // the call's out (initialised before the constructor body moves `out`)
+    std::optional<DeviceBuffer> buf_;
+};
+
 inline int log2_points(const cpu::ShortLongConvParams& p) {
     const int64_t K = std::min(p.Lk, p.L), want = (p.L + K) / 2;  // 2N >= L + K - 1
     int lg = 6;

@@ -51,6 +51,9 @@ struct ConvArgs {
     const void* x;
     void* out;
     int dtype;                // x and out
+    // x and out [B, d, L] (the columns the FFT paths transform), else [B, L, d]. Only the on-chip
+    // FFT paths read it; short_long_conv transposes around the others.
+    bool channels_major = false;
     const float* short_w;     // [d, ks] f32
     const float* short_b;     // [d] f32
     const float* omega;       // [d] f32
@@ -101,5 +104,7 @@ bool cluster_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
 void run_cluster_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 int64_t cluster_spectra_bytes(const cpu::ShortLongConvParams& p);
 void cluster_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, void* dst);
+// [B, R, C] -> [B, C, R] in `dtype` (f32/bf16/f16; conv_fft_chip.cu's transpose kernels).
+void transpose(cudaStream_t stream, int dtype, const void* in, void* out, int64_t B, int64_t R, int64_t C);
 
 }  // namespace chela::cuda::conv

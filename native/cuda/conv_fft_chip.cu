@@ -236,7 +236,7 @@ __device__ __forceinline__ void write_output(const float2* sm, T* xs, T* col, in
 // The fp32 passes: one CTA per column.
 template <typename T, int LOG_N, bool TC, bool HALF = false>
 __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
-    conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
+    conv_columns(const T* x, T* out, const float2* __restrict__ spectra, const float* __restrict__ ws,
                  const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int B, int ks,
                  int centre, bool prefetch) {
     static_assert(!TC || LOG_N == fft::PlanTc::LOG_N, "the tensor-core transform is for N = 16384");
@@ -247,7 +247,8 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     T* const staged1 = prefetch ? staged0 + staged_column_bytes(L, sizeof(T)) / sizeof(T) : staged0;
     if constexpr (TC) fft::fill_tables(tables);  // ordered before the transform by block_max's barrier
     const int columns = B * d;
-    auto column_at = [&](int q) { return cols + (static_cast<int64_t>(q % B) * d + q / B) * L; };
+    // Column q of x or out ([B, d, L]; the same buffer when the call transposes around the kernel).
+    auto column_at = [&](auto* cols, int q) { return cols + (static_cast<int64_t>(q % B) * d + q / B) * L; };
     // One column from its staged copy xs to the result in `col`.
     auto convolve = [&](T* xs, T* col, int c) {
         const float amax = stage_activations<P>(sm, xs, L, ws + static_cast<int64_t>(c) * ks, bs[c], ks, centre,
@@ -287,27 +288,25 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
     };
     if constexpr (!TC) {  // the fp32 passes: one column per CTA (the loop's registers made them spill)
         const int q = blockIdx.x;
-        T* col = column_at(q);
-        copy_column(staged0, col, L);
+        copy_column(staged0, column_at(x, q), L);
         __syncthreads();
-        convolve(staged0, col, q / B);
+        convolve(staged0, column_at(out, q), q / B);
         return;
     }
-    if (prefetch && static_cast<int>(blockIdx.x) < columns) copy_column_async(staged0, column_at(blockIdx.x), L);
+    if (prefetch && static_cast<int>(blockIdx.x) < columns) copy_column_async(staged0, column_at(x, blockIdx.x), L);
     for (int q = blockIdx.x, i = 0; q < columns; q += gridDim.x, ++i) {
         T* xs = (i & 1) ? staged1 : staged0;
-        T* col = column_at(q);
         if (prefetch) {
             copy_column_wait();
             __syncthreads();  // this column staged; every thread done with the previous one
             if (q + static_cast<int>(gridDim.x) < columns)
-                copy_column_async((i & 1) ? staged0 : staged1, column_at(q + gridDim.x), L);
+                copy_column_async((i & 1) ? staged0 : staged1, column_at(x, q + gridDim.x), L);
         } else {
             __syncthreads();  // every thread done with the previous column
-            copy_column(xs, col, L);
+            copy_column(xs, column_at(x, q), L);
             __syncthreads();
         }
-        convolve(xs, col, q / B);
+        convolve(xs, column_at(out, q), q / B);
     }
 }
 
@@ -384,13 +383,12 @@ void run_columns(cudaStream_t stream, const cpu::ShortLongConvParams& p, const C
           "shared memory opt-in");
     const CallSpectra spectra(a, chip_spectra_bytes(p), stream,
                               [&](float2* dst) { launch_spectra<LOG_N, TC>(stream, p, a, dst); });
-    DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
-    launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
+    const ColumnsIo<T> io(a, B, L, d, stream);
     kernel<<<static_cast<unsigned>(ctas), P::kThreads, static_cast<size_t>(col_smem), stream>>>(
-        cols.as<T>(), spectra.get(), a.short_w, a.short_b, a.omega, static_cast<int>(L), static_cast<int>(d),
+        io.x, io.out, spectra.get(), a.short_w, a.short_b, a.omega, static_cast<int>(L), static_cast<int>(d),
         static_cast<int>(B), p.ks, short_centre(p), prefetch);
     check(cudaGetLastError(), "column convolution launch");
-    launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
+    io.finish(stream);
 }
 template <typename T, int LOG_N, bool TC>
 void run_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a) {
@@ -445,6 +443,14 @@ bool chip_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
     // The larger of the two layouts (bf16/f16 at N = 16384 take the tensor-core one by default).
     const int64_t elem = dtype == CHELA_DTYPE_F32 ? 4 : 2;
     return std::max(column_smem_bytes(lg, p.L, elem, false), column_smem_bytes(lg, p.L, elem, lg == 14 && elem == 2)) <= optin;
+}
+
+void transpose(cudaStream_t stream, int dtype, const void* in, void* out, int64_t B, int64_t R, int64_t C) {
+    if (dtype == CHELA_DTYPE_BF16)
+        launch_transpose(stream, static_cast<const __nv_bfloat16*>(in), static_cast<__nv_bfloat16*>(out), B, R, C);
+    else if (dtype == CHELA_DTYPE_F16)
+        launch_transpose(stream, static_cast<const __half*>(in), static_cast<__half*>(out), B, R, C);
+    else launch_transpose(stream, static_cast<const float*>(in), static_cast<float*>(out), B, R, C);
 }
 
 void run_chip_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, bool tensor_cores) {

@@ -362,11 +362,12 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
 #endif
 }
 
-// Per (b, c): the column (in [B, C, L] columns, in place) -> SiLU(long conv of SiLU(short conv)
-// + omega x), the stages of conv_fft_chip.cu's conv_columns spread over the cluster.
+// Per (b, c): the x column (of [B, C, L] columns) -> SiLU(long conv of SiLU(short conv) + omega x)
+// into the same column of out (may be x's buffer), the stages of conv_fft_chip.cu's conv_columns
+// spread over the cluster.
 template <typename T, class C>
 __global__ void __launch_bounds__(PlanTc::kThreads, 1)
-    cluster_conv_columns(T* cols, const float2* __restrict__ spectra, const float* __restrict__ ws,
+    cluster_conv_columns(const T* x, T* out, const float2* __restrict__ spectra, const float* __restrict__ ws,
                          const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks,
                          int centre) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -374,7 +375,8 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     ClusterCta<C> cta(sm);
     auto& [cluster, rank, tables, bufs] = cta;
     const int b = blockIdx.x / C::kCtas, c = blockIdx.y;
-    T* col = cols + (static_cast<int64_t>(b) * d + c) * L;
+    const int64_t at = (static_cast<int64_t>(b) * d + c) * L;
+    const T* col = x + at;
     const int chunks = L / 8;  // zero past them: the padding
     // Exchange: SiLU(short conv) of this CTA's n1 slice in every block n2, the brackets to their CTAs.
     const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
@@ -435,14 +437,14 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
         for (int b2 = 0; b2 < C::kHalves; ++b2) {
             const int mb = m + b2 * (kLocal / 4);
             if (mb >= chunks) continue;
-            float x[8], y[8];
-            load8(col + 8 * mb, x);
+            float xv[8], y[8];
+            load8(col + 8 * mb, xv);
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
-                y[2 * j] = silu(fmaf(g[j][b2].x, unscale, om * x[2 * j]));
-                y[2 * j + 1] = silu(fmaf(g[j][b2].y, unscale, om * x[2 * j + 1]));
+                y[2 * j] = silu(fmaf(g[j][b2].x, unscale, om * xv[2 * j]));
+                y[2 * j + 1] = silu(fmaf(g[j][b2].y, unscale, om * xv[2 * j + 1]));
             }
-            store8(col + 8 * mb, y);
+            store8(out + at + 8 * mb, y);
         }
     }
     cluster.sync();  // nobody leaves while another CTA still reads its buffer
@@ -488,13 +490,12 @@ void run_cluster_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, c
     const int64_t B = p.B, L = p.L, d = p.d;
     const CallSpectra spectra(a, cluster_spectra_bytes(p), stream,
                               [&](float2* dst) { launch_cluster_spectra<kCtas>(stream, p, a, dst); });
-    DeviceBuffer cols(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
-    launch_transpose<T>(stream, static_cast<const T*>(a.x), cols.as<T>(), B, L, d);
+    const ColumnsIo<T> io(a, B, L, d, stream);
     launch_cluster(cluster_conv_columns<T, C>, kCtas,
                    dim3(static_cast<unsigned>(kCtas * B), static_cast<unsigned>(d)), stream,
-                   "column convolution launch", cols.as<T>(), spectra.get(), a.short_w, a.short_b, a.omega,
+                   "column convolution launch", io.x, io.out, spectra.get(), a.short_w, a.short_b, a.omega,
                    static_cast<int>(L), static_cast<int>(d), p.ks, short_centre(p));
-    launch_transpose<T>(stream, cols.as<T>(), static_cast<T*>(a.out), B, d, L);
+    io.finish(stream);
 }
 
 // 2 CTAs per column at 32768 points, else 4.

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace chela::cuda {
@@ -67,6 +68,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     a.x = t.x;
     a.out = t.out;
     a.dtype = t.dtype;
+    a.channels_major = t.channels_major;
     a.short_w = ws;
     a.short_b = bs;
     a.omega = om;
@@ -86,10 +88,21 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
         });
         if (cached) a.spectra = SpectraCache::data(*cached);
     }
+    if (chip_path) return conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);
+    if (path == ConvPath::kFftCluster) return conv::run_cluster_fft(stream, p, a);
+    // The direct and cuFFT paths read token rows: channel-major x and out are transposed around them.
+    std::optional<conv::DeviceBuffer> rows;
+    if (t.channels_major) {
+        const int64_t n = p.B * p.L * p.d, bytes = n * (t.dtype == CHELA_DTYPE_F32 ? 4 : 2);
+        rows.emplace(static_cast<size_t>(2 * bytes), stream, "short_long_conv (CUDA): token rows");
+        conv::transpose(stream, t.dtype, t.x, rows->as<char>(), p.B, p.d, p.L);
+        a.x = rows->as<char>();
+        a.out = rows->as<char>() + bytes;
+        a.channels_major = false;
+    }
     if (path == ConvPath::kDirect) conv::run_direct(stream, p, a);
-    else if (chip_path) conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);
-    else if (path == ConvPath::kFftCluster) conv::run_cluster_fft(stream, p, a);
     else conv::run_fft(device, stream, p, a);
+    if (rows) conv::transpose(stream, t.dtype, a.out, t.out, p.B, p.L, p.d);
 }
 
 }  // namespace chela::cuda

@@ -22,6 +22,7 @@ struct ConvTensors {
     const void* omega = nullptr;      // [d]
     void* out = nullptr;
     int32_t dtype = 0;
+    bool channels_major = false;  // x and out [B, d, L] (CHELA_CONV_LAYOUT_BDL), else [B, L, d]
     int32_t w_dtypes[5] = {0, 0, 0, 0, 0};
 };
 

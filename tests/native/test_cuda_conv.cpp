@@ -23,6 +23,7 @@ struct ConvCase {
     bool causal;
     int32_t dtype;
     Path path;
+    bool channels_major = false;  // x and out [B, d, L] (CHELA_CONV_LAYOUT_BDL)
 };
 
 void PrintTo(const ConvCase& c, std::ostream* os) {
@@ -31,7 +32,8 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
         << (c.path == Path::kFft              ? " fft"
             : c.path == Path::kTensorCores ? " fft-tc"
             : c.path == Path::kCufft       ? " cufft"
-                                           : " direct");
+                                           : " direct")
+        << (c.channels_major ? " [B,d,L]" : "");
 }
 
 class CudaConv : public CudaTest {
@@ -62,23 +64,30 @@ protected:
         const auto wl = round_through(randn(static_cast<size_t>(c.d * c.lk), 14, wscale), c.dtype);
         const auto wr = round_through(randn(wl.size(), 15, wscale), c.dtype);
         const auto om = round_through(randn(static_cast<size_t>(c.d), 16), c.dtype);
-        HostTensor hx({c.B, c.L, c.d}, x, c.dtype), hws({c.d, c.ks}, ws, c.dtype), hbs({c.d}, bs, c.dtype),
-            hwl({c.d, c.lk}, wl, c.dtype), hwr({c.d, c.lk}, wr, c.dtype), hom({c.d}, om, c.dtype),
-            hout({c.B, c.L, c.d}, c.dtype), hcpu({c.B, c.L, c.d}, c.dtype);
+        // Channel-major calls get x as [B, d, L] and give out back as [B, d, L], checked as [B, L, d].
+        const int32_t layout = c.channels_major ? CHELA_CONV_LAYOUT_BDL : CHELA_CONV_LAYOUT_BLD;
+        const std::vector<int64_t> io_shape =
+            c.channels_major ? std::vector<int64_t>{c.B, c.d, c.L} : std::vector<int64_t>{c.B, c.L, c.d};
+        auto as_rows = [&](const std::vector<float>& v) { return c.channels_major ? swap_last_two(v, c.B, c.d, c.L) : v; };
+        HostTensor hx(io_shape, c.channels_major ? swap_last_two(x, c.B, c.L, c.d) : x, c.dtype),
+            hws({c.d, c.ks}, ws, c.dtype), hbs({c.d}, bs, c.dtype), hwl({c.d, c.lk}, wl, c.dtype),
+            hwr({c.d, c.lk}, wr, c.dtype), hom({c.d}, om, c.dtype), hout(io_shape, c.dtype), hcpu(io_shape, c.dtype);
         chela_tensor* dout = to_device(hout);  // poisoned (NaN) before the call
-        EXPECT_CHELA_OK(chela_short_long_conv(ctx, to_device(hx), to_device(hws), to_device(hbs), to_device(hwl),
-                                              c.causal ? nullptr : to_device(hwr), to_device(hom), dout, c.causal));
+        EXPECT_CHELA_OK(chela_short_long_conv_in_layout(ctx, to_device(hx), to_device(hws), to_device(hbs),
+                                                        to_device(hwl), c.causal ? nullptr : to_device(hwr),
+                                                        to_device(hom), dout, c.causal, layout));
         EXPECT_CHELA_OK(chela_context_synchronize(ctx));
         to_host(dout, hout);
-        EXPECT_CHELA_OK(chela_short_long_conv(cpu, hx.view(), hws.view(), hbs.view(), hwl.view(),
-                                              c.causal ? nullptr : hwr.view(), hom.view(), hcpu.view(), c.causal));
+        EXPECT_CHELA_OK(chela_short_long_conv_in_layout(cpu, hx.view(), hws.view(), hbs.view(), hwl.view(),
+                                                        c.causal ? nullptr : hwr.view(), hom.view(), hcpu.view(),
+                                                        c.causal, layout));
         const auto want = ref::short_long_conv(c.B, c.L, c.d, c.ks, c.lk, c.causal, to_double(x), to_double(ws),
                                                to_double(bs), to_double(wl),
                                                c.causal ? std::vector<double>() : to_double(wr), to_double(om));
         const double tol = c.dtype == CHELA_DTYPE_F32 ? 1e-5 : 3e-3;
-        const auto got = hout.f32();
+        const auto got = as_rows(hout.f32());
         EXPECT_LE(rel_l2(got, want), tol);
-        EXPECT_LE(rel_l2(got, to_double(hcpu.f32())), tol);
+        EXPECT_LE(rel_l2(got, to_double(as_rows(hcpu.f32()))), tol);
         return got;
     }
 
@@ -148,6 +157,20 @@ std::vector<ConvCase> cases() {
     // The transposes' 16-byte kernel (L and d multiples of 64; also the case above with d = 192):
     // case 117, the sanitizer's.
     out.push_back({2, 2048, 64, 3, 2048, true, CHELA_DTYPE_BF16, Path::kFft});
+    // Channel-major x and out (CHELA_CONV_LAYOUT_BDL): the on-chip paths read and write the caller's
+    // columns directly (the tensor-core transform, its half-zero variant with persistent CTAs, the
+    // fp32 passes, the cluster), the direct and cuFFT paths run between two transposes. Case 118
+    // (tensor cores, two CTAs' worth of columns) and 123 (cluster) are the sanitizer's.
+    out.push_back({2, 8193, 3, 3, 8193, true, CHELA_DTYPE_F16, Path::kTensorCores, true});
+    out.push_back({1, 16384, 150, 5, 400, false, CHELA_DTYPE_BF16, Path::kTensorCores, true});
+    out.push_back({2, 16384, 3, 3, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores, true});
+    out.push_back({2, 1000, 40, 3, 1000, true, CHELA_DTYPE_F32, Path::kFft, true});
+    out.push_back({1, 4097, 8, 3, 4097, false, CHELA_DTYPE_BF16, Path::kFft, true});
+    out.push_back({1, 36864, 1, 3, 36864, true, CHELA_DTYPE_BF16, Path::kTensorCores, true});
+    out.push_back({1, 65536, 2, 3, 65536, false, CHELA_DTYPE_F16, Path::kTensorCores, true});
+    out.push_back({2, 257, 40, 5, 100, false, CHELA_DTYPE_BF16, Path::kDirect, true});
+    out.push_back({2, 1000, 33, 3, 1000, true, CHELA_DTYPE_F32, Path::kCufft, true});
+    out.push_back({1, 4097, 8, 4, 4097, true, CHELA_DTYPE_F16, Path::kCufft, true});
     return out;
 }
 

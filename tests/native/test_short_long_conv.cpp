@@ -32,7 +32,7 @@ struct Data {
         return ref::short_long_conv(c.B, c.L, c.d, c.ks, c.lk, c.causal, to_double(x), to_double(ws), to_double(bs),
                                     to_double(wl), c.causal ? std::vector<double>() : to_double(wr), to_double(om));
     }
-    // Runs the C API with every tensor stored as `dt`.
+    // Runs the C API with every tensor stored as `dt`; returns out as [B, L, d].
     std::vector<float> run(chela_context* ctx, int32_t dt = CHELA_DTYPE_F32) const {
         HostTensor xt({c.B, c.L, c.d}, x, dt), wst({c.d, c.ks}, ws, dt), bst({c.d}, bs, dt), wlt({c.d, c.lk}, wl, dt),
             wrt({c.d, c.lk}, wr, dt), omt({c.d}, om, dt), out({c.B, c.L, c.d}, dt);
@@ -40,6 +40,17 @@ struct Data {
                                                       c.causal ? nullptr : wrt.view(), omt.view(), out.view(), c.causal);
         EXPECT_EQ(st, CHELA_OK) << chela_last_error();
         return out.f32();
+    }
+    // The same call on channel-major x and out (CHELA_CONV_LAYOUT_BDL, [B, d, L]); out poisoned first
+    // and returned as [B, L, d].
+    std::vector<float> run_channel_major(chela_context* ctx) const {
+        HostTensor xt({c.B, c.d, c.L}, swap_last_two(x, c.B, c.L, c.d)), wst({c.d, c.ks}, ws), bst({c.d}, bs),
+            wlt({c.d, c.lk}, wl), wrt({c.d, c.lk}, wr), omt({c.d}, om), out({c.B, c.d, c.L});
+        const chela_status st = chela_short_long_conv_in_layout(ctx, xt.view(), wst.view(), bst.view(), wlt.view(),
+                                                                c.causal ? nullptr : wrt.view(), omt.view(), out.view(),
+                                                                c.causal, CHELA_CONV_LAYOUT_BDL);
+        EXPECT_EQ(st, CHELA_OK) << chela_last_error();
+        return swap_last_two(out.f32(), c.B, c.d, c.L);
     }
 };
 
@@ -50,6 +61,11 @@ class ConvVsReference : public Context, public testing::WithParamInterface<Case>
 TEST_P(ConvVsReference, F32MatchesFloat64) {
     const Data data(GetParam());
     EXPECT_LE(rel_l2(data.run(ctx), data.reference()), 1e-5);
+}
+
+TEST_P(ConvVsReference, ChannelMajorF32MatchesFloat64) {
+    const Data data(GetParam(), 7);
+    EXPECT_LE(rel_l2(data.run_channel_major(ctx), data.reference()), 1e-5);
 }
 
 std::vector<Case> cases() {
@@ -193,6 +209,20 @@ TEST_F(Context, ConvBadArgumentsAreNamed) {
                        CHELA_ERR_INVALID_ARGUMENT, "long_weight_rev: only");
     EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, x.view(), ws.view(), bs.view(), wl.view(), nullptr, om.view(), out.view(), 5),
                        CHELA_ERR_INVALID_ARGUMENT, "causal");
+    HostTensor x_bdl({1, 4, 8}, randn(32, 10)), out_bdl({1, 4, 8});
+    EXPECT_CHELA_ERROR(chela_short_long_conv_in_layout(ctx, x.view(), ws.view(), bs.view(), wl.view(), nullptr,
+                                                       om.view(), out.view(), 1, 2),
+                       CHELA_ERR_INVALID_ARGUMENT, "layout: 2");
+    // [B, d, L]: x [1, 4, 8] with an out laid out as [B, L, d] ([1, 8, 4]) is a shape error, and
+    // x [1, 8, 4] read as [B, d, L] has d = 8 channels, which the weights ([4, ...]) do not match.
+    EXPECT_CHELA_ERROR(chela_short_long_conv_in_layout(ctx, x_bdl.view(), ws.view(), bs.view(), wl.view(), nullptr,
+                                                       om.view(), out.view(), 1, CHELA_CONV_LAYOUT_BDL),
+                       CHELA_ERR_SHAPE, "out");
+    EXPECT_CHELA_ERROR(chela_short_long_conv_in_layout(ctx, x.view(), ws.view(), bs.view(), wl.view(), nullptr,
+                                                       om.view(), out_bdl.view(), 1, CHELA_CONV_LAYOUT_BDL),
+                       CHELA_ERR_SHAPE, "short_weight");
+    EXPECT_CHELA_OK(chela_short_long_conv_in_layout(ctx, x_bdl.view(), ws.view(), bs.view(), wl.view(), nullptr,
+                                                    om.view(), out_bdl.view(), 1, CHELA_CONV_LAYOUT_BDL));
     HostTensor wl0({4, 0});
     EXPECT_CHELA_ERROR(chela_short_long_conv(ctx, x.view(), ws.view(), bs.view(), wl0.view(), nullptr, om.view(), out.view(), 1),
                        CHELA_ERR_SHAPE, "long_weight");

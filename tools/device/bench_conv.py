@@ -8,8 +8,9 @@ libchela loads cuFFT at run time (libcufft.so.12): this script makes torch load 
 
 1. Correctness: ours vs a float64 torch implementation of the spec (causal and bidirectional,
    direct and FFT paths, bf16 and f32) on small shapes.
-2. Timing (median ms, triton.testing.do_bench): ours (bf16 [B,L,C] in and out, f32 weights, Lk = L)
-   vs the peer of /work/shared/bench/peer_anchors.py (F.conv1d depthwise short conv -> SiLU ->
+2. Timing (median ms, triton.testing.do_bench): ours (bf16 [B,L,C] in and out, f32 weights, Lk = L;
+   and "ours [B,C,L]": the same call on channel-major bf16 x and out, CHELA_CONV_LAYOUT_BDL, the
+   peer's layout) vs the peer of /work/shared/bench/peer_anchors.py (F.conv1d depthwise short conv -> SiLU ->
    torch.fft rfft/irfft long conv with n = 2L, fp32 [B,C,L]) completed with the skip and the final
    SiLU; "peer(anchor)" takes the fp32 [B,C,L] tensor prepared outside the timing (what the project
    measured), "peer(same input)" starts from our bf16 [B,L,C] tensor and returns bf16 [B,L,C].
@@ -105,19 +106,27 @@ def correctness(ch, rows):
         (1, 1024, 16384, 16384, 3, True, torch.bfloat16, None, None),
         (2, 256, 16384, 16384, 3, False, torch.float32, None, None),
         (1, 64, 65536, 65536, 3, True, torch.bfloat16, None, None)]:
-        x, ws, bs, wl, wr, om = make_inputs(B, C, L, Lk, ks, dtype, seed=L + Lk, bidir=not causal)
-        out = torch.full_like(x, float("nan"))
-        set_threshold(thr)
-        set_fft(fft)
-        capi.short_long_conv(ch, x, ws, bs, wl, wr, om, out, causal)
-        torch.cuda.synchronize()
-        err = rel_l2(out, reference64(x, ws, bs, wl, wr, om, causal))
-        tol = 1e-5 if dtype == torch.float32 else 3e-3
-        ok = err <= tol and torch.isfinite(out).all().item()
-        fails += not ok
-        name = f"B{B} C{C} L{L} Lk{Lk} ks{ks} {'causal' if causal else 'bidir'} {str(dtype)[6:]} thr={thr} fft={fft}"
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: rel_l2 {err:.2e} (<= {tol:g})", flush=True)
-        rows.append(dict(kind="check", case=name, rel_l2=err, ok=bool(ok)))
+        for bcl in (False, True):  # channel-major x and out (CHELA_CONV_LAYOUT_BDL), the same results
+            x, ws, bs, wl, wr, om = make_inputs(B, C, L, Lk, ks, dtype, seed=L + Lk, bidir=not causal)
+            set_threshold(thr)
+            set_fft(fft)
+            if bcl:
+                x_in = x.transpose(1, 2).contiguous()
+                out = torch.full_like(x_in, float("nan"))
+                capi.short_long_conv(ch, x_in, ws, bs, wl, wr, om, out, causal, channels_major=True)
+                out = out.transpose(1, 2)
+            else:
+                out = torch.full_like(x, float("nan"))
+                capi.short_long_conv(ch, x, ws, bs, wl, wr, om, out, causal)
+            torch.cuda.synchronize()
+            err = rel_l2(out, reference64(x, ws, bs, wl, wr, om, causal))
+            tol = 1e-5 if dtype == torch.float32 else 3e-3
+            ok = err <= tol and torch.isfinite(out).all().item()
+            fails += not ok
+            name = (f"B{B} C{C} L{L} Lk{Lk} ks{ks} {'causal' if causal else 'bidir'} {str(dtype)[6:]} thr={thr} fft={fft}"
+                    f"{' [B,C,L]' if bcl else ''}")
+            print(f"{'ok  ' if ok else 'FAIL'} {name}: rel_l2 {err:.2e} (<= {tol:g})", flush=True)
+            rows.append(dict(kind="check", case=name, rel_l2=err, ok=bool(ok)))
     set_threshold(None)
     set_fft(None)
     return fails
@@ -127,11 +136,16 @@ def timing(ch, B, C, L, rows, ks=3):
     x, ws, bs, wl, _, om = make_inputs(B, C, L, L, ks, torch.bfloat16, seed=1)
     out = torch.empty_like(x)
     x_bcl = x.float().transpose(1, 2).contiguous()
+    xb_bcl = x.transpose(1, 2).contiguous()  # bf16 [B,C,L]: ours in the peer's layout
+    out_bcl = torch.empty_like(xb_bcl)
     ws_conv = ws.flip(1).unsqueeze(1).contiguous()
     n = 2 * L
 
     def ours():
         capi.short_long_conv(ch, x, ws, bs, wl, None, om, out, True)
+
+    def ours_bcl():
+        capi.short_long_conv(ch, xb_bcl, ws, bs, wl, None, om, out_bcl, True, channels_major=True)
 
     def peer_same():
         y = peer_anchor(x.float().transpose(1, 2), ws_conv, bs, wl, om, n)
@@ -141,6 +155,9 @@ def timing(ch, B, C, L, rows, ks=3):
         ours()
         err = rel_l2(out, peer_same())
         t_ours = bench(ours)
+        ours_bcl()
+        err_bcl = rel_l2(out_bcl.transpose(1, 2), out)  # the same call in the other layout
+        t_bcl = bench(ours_bcl)
         set_fft("cufft")
         t_cufft = bench(ours)
         set_fft("chip")  # the fp32 on-chip passes (the default is the tensor-core transform)
@@ -152,7 +169,8 @@ def timing(ch, B, C, L, rows, ks=3):
         t_same = bench(peer_same)
     nbytes = 2 * B * L * C * 2
     shape = f"B{B} C{C} L{L} Lk{L}"
-    row = dict(kind="time", shape=shape, ours_ms=t_ours, ours_cufft_ms=t_cufft, ours_chip_ms=t_chip,
+    row = dict(kind="time", shape=shape, ours_ms=t_ours, ours_bcl_ms=t_bcl, bcl_rel_l2_vs_bld=err_bcl,
+               speedup_bcl_vs_anchor=t_anchor / t_bcl, ours_cufft_ms=t_cufft, ours_chip_ms=t_chip,
                chip_rel_l2_vs_peer=err_chip, peer_anchor_ms=t_anchor, peer_same_ms=t_same,
                ours_TBps=nbytes / t_ours / 1e9, speedup_vs_anchor=t_anchor / t_ours, speedup_vs_same=t_same / t_ours,
                rel_l2_vs_peer=err)
@@ -213,11 +231,12 @@ def main():
         json.dump(rows, fh, indent=1)
     print()
     print(f"{'shape':24s} {'ours ms':>9s} {'TB/s':>6s} {'ours(cufft)':>11s} {'ours(fp32)':>10s} {'peer(anchor)':>13s} "
-          f"{'x':>6s} {'peer(same in)':>14s} {'x':>6s}")
+          f"{'x':>6s} {'peer(same in)':>14s} {'x':>6s} {'ours [B,C,L]':>13s} {'x anchor':>9s}")
     for r in times:
         print(f"{r['shape']:24s} {r['ours_ms']:9.3f} {r['ours_TBps']:6.2f} {r['ours_cufft_ms']:11.3f} {r['ours_chip_ms']:10.3f} "
               f"{r['peer_anchor_ms']:13.3f} "
-              f"{r['speedup_vs_anchor']:6.2f} {r['peer_same_ms']:14.3f} {r['speedup_vs_same']:6.2f}")
+              f"{r['speedup_vs_anchor']:6.2f} {r['peer_same_ms']:14.3f} {r['speedup_vs_same']:6.2f} "
+              f"{r['ours_bcl_ms']:13.3f} {r['speedup_bcl_vs_anchor']:9.2f}")
     print(f"{'direct-path sweep':24s} {'Lk':>5s} {'direct ms':>10s} {'fft ms':>9s}")
     for r in sw:
         print(f"{r['shape']:24s} {r['Lk']:5d} {r['direct_ms']:10.3f} {r['fft_ms']:9.3f}")

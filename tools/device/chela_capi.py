@@ -92,11 +92,14 @@ def linear_attention(ctx, q, k, v, out, opts, decay=None, norm_weight=None, stat
     return out
 
 
-def short_long_conv(ctx, x, short_w, short_b, long_w, long_w_rev, omega, out, causal):
-    """x, out: [B, L, C]; weights as chela_short_long_conv takes them (long_w_rev None when causal)."""
-    check(lib.chela_short_long_conv(ctx.ptr, view(x), view(short_w), view(short_b), view(long_w), view(long_w_rev),
-                                    view(omega), view(out), ctypes.c_int32(1 if causal else 0)),
-          "chela_short_long_conv")
+def short_long_conv(ctx, x, short_w, short_b, long_w, long_w_rev, omega, out, causal, channels_major=False):
+    """x, out: [B, L, C] ([B, C, L] with channels_major: CHELA_CONV_LAYOUT_BDL); weights as
+    chela_short_long_conv takes them (long_w_rev None when causal)."""
+    check(lib.chela_short_long_conv_in_layout(ctx.ptr, view(x), view(short_w), view(short_b), view(long_w),
+                                              view(long_w_rev), view(omega), view(out),
+                                              ctypes.c_int32(1 if causal else 0),
+                                              ctypes.c_int32(1 if channels_major else 0)),
+          "chela_short_long_conv_in_layout")
     return out
 
 

@@ -206,6 +206,27 @@ CHELA_API chela_status chela_short_long_conv(chela_context* ctx, const chela_ten
                                              const chela_tensor* omega, chela_tensor* out,
                                              int32_t causal);
 
+/* Memory order of the short-long convolution's x and out. */
+typedef enum chela_conv_layout {
+    CHELA_CONV_LAYOUT_BLD = 0, /* [B, L, d]: token rows, channels fastest (the layer's activations) */
+    CHELA_CONV_LAYOUT_BDL = 1  /* [B, d, L]: each channel's sequence contiguous (PyTorch conv1d's
+                                * [N, C, L], the Hyena/safari convention) */
+} chela_conv_layout;
+
+/*
+ * chela_short_long_conv with x and out in `layout` (chela_conv_layout): [B, L, d] for
+ * CHELA_CONV_LAYOUT_BLD (what chela_short_long_conv takes), [B, d, L] for CHELA_CONV_LAYOUT_BDL.
+ * Weights and results are the same; only the order of x's and out's elements differs. The CUDA
+ * FFT paths transform channels along L, so [B, d, L] saves them a transpose of x and of out.
+ */
+CHELA_API chela_status chela_short_long_conv_in_layout(chela_context* ctx, const chela_tensor* x,
+                                                       const chela_tensor* short_weight,
+                                                       const chela_tensor* short_bias,
+                                                       const chela_tensor* long_weight,
+                                                       const chela_tensor* long_weight_rev,
+                                                       const chela_tensor* omega, chela_tensor* out,
+                                                       int32_t causal, int32_t layout);
+
 /*
  * Structural reparameterisation: sums `count` short-conv branches (weights [d, ks_i],
  * biases [d]) into one kernel [d, max ks_i] and one bias [d]. Causal: branches are zero-padded

@@ -17,6 +17,18 @@ using namespace chela;
 namespace {
 constexpr int64_t kMaxShortKernel = 15;
 constexpr int32_t kMaxBranches = 16;
+
+// [B, R, C] -> [B, C, R] (f32 host memory), in 32 x 32 blocks so both sides stream whole cache lines.
+void transpose_rows(const float* in, float* out, int64_t B, int64_t R, int64_t C) {
+    constexpr int64_t kBlock = 32;
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t r0 = 0; r0 < R; r0 += kBlock)
+            for (int64_t c0 = 0; c0 < C; c0 += kBlock)
+                for (int64_t r = r0; r < std::min(R, r0 + kBlock); ++r)
+                    for (int64_t c = c0; c < std::min(C, c0 + kBlock); ++c)
+                        out[(b * C + c) * R + r] = in[(b * R + r) * C + c];
+}
+
 }  // namespace
 
 extern "C" chela_status chela_short_long_conv(chela_context* ctx, const chela_tensor* x,
@@ -26,12 +38,26 @@ extern "C" chela_status chela_short_long_conv(chela_context* ctx, const chela_te
                                               const chela_tensor* long_weight_rev,
                                               const chela_tensor* omega, chela_tensor* out,
                                               int32_t causal) {
+    return chela_short_long_conv_in_layout(ctx, x, short_weight, short_bias, long_weight, long_weight_rev, omega,
+                                           out, causal, CHELA_CONV_LAYOUT_BLD);
+}
+
+extern "C" chela_status chela_short_long_conv_in_layout(chela_context* ctx, const chela_tensor* x,
+                                                        const chela_tensor* short_weight,
+                                                        const chela_tensor* short_bias,
+                                                        const chela_tensor* long_weight,
+                                                        const chela_tensor* long_weight_rev,
+                                                        const chela_tensor* omega, chela_tensor* out,
+                                                        int32_t causal, int32_t layout) {
     return guard([&] {
         chela_context& c = check_context(ctx);
         if (causal != 0 && causal != 1) fail(CHELA_ERR_INVALID_ARGUMENT, "causal: ", causal, " must be 0 or 1");
+        if (layout != CHELA_CONV_LAYOUT_BLD && layout != CHELA_CONV_LAYOUT_BDL)
+            fail(CHELA_ERR_INVALID_ARGUMENT, "layout: ", layout, " is not a chela_conv_layout (0 [B, L, d], 1 [B, d, L])");
+        const bool bdl = layout == CHELA_CONV_LAYOUT_BDL;
         const int32_t dev = c.device;
         const chela_tensor& xt = check_tensor(x, "x", kFloats, {kAny, kAny, kAny}, dev);
-        const int64_t B = xt.shape[0], L = xt.shape[1], d = xt.shape[2];
+        const int64_t B = xt.shape[0], L = xt.shape[bdl ? 2 : 1], d = xt.shape[bdl ? 1 : 2];
         const chela_tensor& sw = check_tensor(short_weight, "short_weight", kFloats, {d, kAny}, dev);
         const int64_t ks = sw.shape[1];
         if (ks < 1 || ks > kMaxShortKernel)
@@ -48,7 +74,7 @@ extern "C" chela_status chela_short_long_conv(chela_context* ctx, const chela_te
             fail(CHELA_ERR_INVALID_ARGUMENT, "long_weight_rev: required when causal = 0");
         const chela_tensor* lr = causal ? nullptr : &check_tensor(long_weight_rev, "long_weight_rev", kFloats, {d, lk}, dev);
         const chela_tensor& om = check_tensor(omega, "omega", kFloats, {d}, dev);
-        const chela_tensor& ot = check_tensor(out, "out", kFloats, {B, L, d}, dev);
+        const chela_tensor& ot = check_tensor(out, "out", kFloats, {B, bdl ? d : L, bdl ? L : d}, dev);
 
         cpu::ShortLongConvParams p;
         p.B = B;
@@ -70,6 +96,7 @@ extern "C" chela_status chela_short_long_conv(chela_context* ctx, const chela_te
             t.omega = om.data;
             t.out = ot.data;
             t.dtype = xt.dtype;
+            t.channels_major = bdl;
             t.w_dtypes[0] = sw.dtype;
             t.w_dtypes[1] = sb.dtype;
             t.w_dtypes[2] = lw.dtype;
@@ -84,8 +111,18 @@ extern "C" chela_status chela_short_long_conv(chela_context* ctx, const chela_te
         F32Input xf(xt), swf(sw), sbf(sb), lwf(lw), omf(om);
         F32Input lrf(lr ? *lr : make_view(nullptr, {0}));
         F32Output of(ot);
-        cpu::short_long_conv(*c.pool, p, xf.data(), swf.data(), sbf.data(), lwf.data(),
-                             lr ? lrf.data() : nullptr, omf.data(), of.data());
+        if (!bdl) {
+            cpu::short_long_conv(*c.pool, p, xf.data(), swf.data(), sbf.data(), lwf.data(),
+                                 lr ? lrf.data() : nullptr, omf.data(), of.data());
+        } else {
+            // The CPU kernel gathers blocks of channels from token rows itself; [B, d, L] goes
+            // through one transpose each way (O(B L d), small beside the O(B d L log L) conv).
+            std::vector<float> rows(static_cast<size_t>(B * L * d)), res(rows.size());
+            transpose_rows(xf.data(), rows.data(), B, d, L);
+            cpu::short_long_conv(*c.pool, p, rows.data(), swf.data(), sbf.data(), lwf.data(),
+                                 lr ? lrf.data() : nullptr, omf.data(), res.data());
+            transpose_rows(res.data(), of.data(), B, L, d);
+        }
         of.commit();
     });
 }

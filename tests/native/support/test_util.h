@@ -40,6 +40,16 @@ inline std::vector<double> to_double(const std::vector<float>& v) {
     return std::vector<double>(v.begin(), v.end());
 }
 
+// [B, R, C] -> [B, C, R]: between the conv's two layouts (chela_conv_layout).
+template <typename T>
+std::vector<T> swap_last_two(const std::vector<T>& v, int64_t B, int64_t R, int64_t C) {
+    std::vector<T> out(v.size());
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t r = 0; r < R; ++r)
+            for (int64_t c = 0; c < C; ++c) out[(b * C + c) * R + r] = v[(b * R + r) * C + c];
+    return out;
+}
+
 // ||got - ref|| / ||ref||; +inf when any value of got is not finite (NaN poison never passes).
 inline double rel_l2(const float* got, const double* ref, size_t n) {
     double num = 0, den = 0;

@@ -100,16 +100,32 @@ public final class Ops {
      */
     public static Tensor shortLongConv(Backend backend, Tensor x, Tensor shortWeight, Tensor shortBias,
                                        Tensor longWeight, Tensor longWeightRev, Tensor omega, boolean causal) {
+        return shortLongConv(backend, x, shortWeight, shortBias, longWeight, longWeightRev, omega, causal,
+                ConvLayout.TOKENS_MAJOR);
+    }
+
+    /**
+     * {@link #shortLongConv(Backend, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, boolean)} with x
+     * and the result in {@code layout}: [B, L, d] ({@link ConvLayout#TOKENS_MAJOR}) or [B, d, L]
+     * ({@link ConvLayout#CHANNELS_MAJOR}, the order the CUDA FFT paths work in: no transposes).
+     *
+     * @return x's shape and layout, in x's dtype
+     */
+    public static Tensor shortLongConv(Backend backend, Tensor x, Tensor shortWeight, Tensor shortBias,
+                                       Tensor longWeight, Tensor longWeightRev, Tensor omega, boolean causal,
+                                       ConvLayout layout) {
         Tensor.requireNonNull(backend, "backend");
         Tensor.requireNonNull(x, "x");
+        Tensor.requireNonNull(layout, "layout");
         if (x.rank() != 3) {
-            throw new IllegalArgumentException("x must be [B, L, d], got shape " + Arrays.toString(x.shape()));
+            throw new IllegalArgumentException("x must be " + (layout == ConvLayout.TOKENS_MAJOR ? "[B, L, d]" : "[B, d, L]")
+                    + ", got shape " + Arrays.toString(x.shape()));
         }
         Tensor out = Tensor.allocate(backend, x.dtype().isFloatingPoint() ? x.dtype() : DType.F32, x.shape());
         try (Call call = new Call(backend)) {
-            Native.check(chela_h.chela_short_long_conv(backend.handle(), call.tensor(x), call.tensor(shortWeight),
-                    call.tensor(shortBias), call.tensor(longWeight), call.tensor(longWeightRev), call.tensor(omega),
-                    call.tensor(out), causal ? 1 : 0));
+            Native.check(chela_h.chela_short_long_conv_in_layout(backend.handle(), call.tensor(x),
+                    call.tensor(shortWeight), call.tensor(shortBias), call.tensor(longWeight),
+                    call.tensor(longWeightRev), call.tensor(omega), call.tensor(out), causal ? 1 : 0, layout.code()));
             return out;
         } catch (RuntimeException ex) {
             out.close();

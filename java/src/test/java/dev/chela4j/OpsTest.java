@@ -1,5 +1,6 @@
 package dev.chela4j;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -145,6 +146,42 @@ class OpsTest {
         }
     }
 
+    @ParameterizedTest(name = "channels-major L{0} causal={1} ks={2}")
+    @MethodSource("convCases")
+    void channelsMajorConvMatchesFloat64(int L, boolean causal, int ks, int lk) {
+        int B = 2, d = 5;
+        float[] x = Reference.randn(B * L * d, 41), ws = Reference.randn(d * ks, 42), bs = Reference.randn(d, 43);
+        float[] wl = Reference.randn(d * lk, 44), wr = Reference.randn(d * lk, 45), om = Reference.randn(d, 46);
+        for (int i = 0; i < wl.length; i++) {
+            wl[i] /= (float) Math.sqrt(lk);
+            wr[i] /= (float) Math.sqrt(lk);
+        }
+        // x as [B, d, L]: element (b, t, c) of the reference's [B, L, d] at (b, c, t).
+        float[] xc = new float[x.length];
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < L; t++) {
+                for (int c = 0; c < d; c++) {
+                    xc[(b * d + c) * L + t] = x[(b * L + t) * d + c];
+                }
+            }
+        }
+        try (Tensor tx = Tensor.fromFloats(xc, B, d, L); Tensor tws = Tensor.fromFloats(ws, d, ks); Tensor tbs = Tensor.fromFloats(bs, d);
+             Tensor twl = Tensor.fromFloats(wl, d, lk); Tensor twr = Tensor.fromFloats(wr, d, lk); Tensor tom = Tensor.fromFloats(om, d);
+             Tensor out = Ops.shortLongConv(cpu, tx, tws, tbs, twl, causal ? null : twr, tom, causal, ConvLayout.CHANNELS_MAJOR)) {
+            assertArrayEquals(new long[] {B, d, L}, out.shape());
+            double[] want = Reference.shortLongConv(B, L, d, ks, lk, causal, x, ws, bs, wl, wr, om);
+            float[] got = out.toFloatArray(), rows = new float[got.length];
+            for (int b = 0; b < B; b++) {
+                for (int t = 0; t < L; t++) {
+                    for (int c = 0; c < d; c++) {
+                        rows[(b * L + t) * d + c] = got[(b * d + c) * L + t];
+                    }
+                }
+            }
+            assertTrue(Reference.relL2(rows, want) <= 1e-5);
+        }
+    }
+
     static Stream<Arguments> convCases() {
         return Stream.of(Arguments.of(1, true, 3, 1), Arguments.of(64, true, 3, 64), Arguments.of(65, false, 5, 65),
                 Arguments.of(300, true, 4, 300), Arguments.of(300, false, 3, 40), Arguments.of(513, false, 1, 600));
@@ -163,6 +200,12 @@ class OpsTest {
             ChelaException missing = assertThrows(ChelaException.class, () -> Ops.shortLongConv(cpu, x, null, b, wl, null, b, true));
             assertTrue(missing.getMessage().contains("short_weight"), missing.getMessage());
             assertThrows(IllegalArgumentException.class, () -> Ops.shortLongConv(cpu, w, w, b, wl, null, b, true));
+            assertThrows(IllegalArgumentException.class, () -> Ops.shortLongConv(cpu, x, w, b, wl, null, b, true, null));
+            // x [1, 6, 4] read as [B, d, L] has 6 channels, which the [4, 3] short weight does not match.
+            ChelaException layout = assertThrows(ChelaException.class,
+                    () -> Ops.shortLongConv(cpu, x, w, b, wl, null, b, true, ConvLayout.CHANNELS_MAJOR));
+            assertEquals(Status.SHAPE, layout.status());
+            assertTrue(layout.getMessage().contains("short_weight"), layout.getMessage());
         }
     }
 

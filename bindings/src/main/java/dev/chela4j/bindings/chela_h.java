@@ -1572,6 +1572,91 @@ public class chela_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int CHELA_CONV_LAYOUT_BLD = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum chela_conv_layout.CHELA_CONV_LAYOUT_BLD = 0
+     * }
+     */
+    public static int CHELA_CONV_LAYOUT_BLD() {
+        return CHELA_CONV_LAYOUT_BLD;
+    }
+    private static final int CHELA_CONV_LAYOUT_BDL = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum chela_conv_layout.CHELA_CONV_LAYOUT_BDL = 1
+     * }
+     */
+    public static int CHELA_CONV_LAYOUT_BDL() {
+        return CHELA_CONV_LAYOUT_BDL;
+    }
+
+    private static class chela_short_long_conv_in_layout {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            chela_h.C_INT,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_POINTER,
+            chela_h.C_INT,
+            chela_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = chela_h.findOrThrow("chela_short_long_conv_in_layout");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * chela_status chela_short_long_conv_in_layout(chela_context *ctx, const chela_tensor *x, const chela_tensor *short_weight, const chela_tensor *short_bias, const chela_tensor *long_weight, const chela_tensor *long_weight_rev, const chela_tensor *omega, chela_tensor *out, int32_t causal, int32_t layout)
+     * }
+     */
+    public static FunctionDescriptor chela_short_long_conv_in_layout$descriptor() {
+        return chela_short_long_conv_in_layout.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * chela_status chela_short_long_conv_in_layout(chela_context *ctx, const chela_tensor *x, const chela_tensor *short_weight, const chela_tensor *short_bias, const chela_tensor *long_weight, const chela_tensor *long_weight_rev, const chela_tensor *omega, chela_tensor *out, int32_t causal, int32_t layout)
+     * }
+     */
+    public static MethodHandle chela_short_long_conv_in_layout$handle() {
+        return chela_short_long_conv_in_layout.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * chela_status chela_short_long_conv_in_layout(chela_context *ctx, const chela_tensor *x, const chela_tensor *short_weight, const chela_tensor *short_bias, const chela_tensor *long_weight, const chela_tensor *long_weight_rev, const chela_tensor *omega, chela_tensor *out, int32_t causal, int32_t layout)
+     * }
+     */
+    public static MemorySegment chela_short_long_conv_in_layout$address() {
+        return chela_short_long_conv_in_layout.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * chela_status chela_short_long_conv_in_layout(chela_context *ctx, const chela_tensor *x, const chela_tensor *short_weight, const chela_tensor *short_bias, const chela_tensor *long_weight, const chela_tensor *long_weight_rev, const chela_tensor *omega, chela_tensor *out, int32_t causal, int32_t layout)
+     * }
+     */
+    public static int chela_short_long_conv_in_layout(MemorySegment ctx, MemorySegment x, MemorySegment short_weight, MemorySegment short_bias, MemorySegment long_weight, MemorySegment long_weight_rev, MemorySegment omega, MemorySegment out, int causal, int layout) {
+        var mh$ = chela_short_long_conv_in_layout.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chela_short_long_conv_in_layout", ctx, x, short_weight, short_bias, long_weight, long_weight_rev, omega, out, causal, layout);
+            }
+            return (int)mh$.invokeExact(ctx, x, short_weight, short_bias, long_weight, long_weight_rev, omega, out, causal, layout);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 
     private static class chela_merge_short_kernels {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
