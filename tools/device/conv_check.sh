@@ -36,8 +36,8 @@ if [ -z "${SKIP_SANITIZER:-}" ]; then
 echo "== compute-sanitizer (small on-chip FFT cases)"
 # Cases 26..49 of CudaConvCases: the on-chip FFT path at L = 1 .. 257; 97, 98 its tensor-core
 # transform (N = 16384, one or two columns), 102, 103 the tc fallbacks, 104 the element-wise staging
-# of a long short kernel, 106 the cluster variant (4 CTAs), 117 the transposes' 16-byte kernel
-# (`test_cuda_conv --gtest_list_tests`).
+# of a long short kernel, 106 the cluster variant (4 CTAs), 117 the transposes' 16-byte kernel,
+# 118 and 123 channel-major x and out (tensor cores, cluster) (`test_cuda_conv --gtest_list_tests`).
 SMALL=$(for i in $(seq 26 49) 97 98 102 103 104 106 117 118 123; do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
 {
   echo "### memcheck"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "memcheck rc=$?"
