@@ -143,6 +143,9 @@ TEST_F(CudaModel, ShippedListOpsMatchesTheCpuWithUnequalLengths) {
 }
 
 // CHELA's shape: one wide value head (dk 128, dv 1024), decay, FFN; causal and bidirectional; odd L.
+// Widths that are multiples of 128 take the vectorised row kernels (layer_kernels.cu: norms, the
+// attention output, the gated residual) and V serves as the attention's padded values; the
+// bidirectional model is post-norm with rmsnorm, so the norms also run in place on f32 rows.
 TEST_F(CudaModel, WideSingleHeadModelsMatchTheCpu) {
     for (int causal : {1, 0}) {
         SCOPED_TRACE(causal ? "causal" : "bidirectional");
@@ -155,6 +158,8 @@ TEST_F(CudaModel, WideSingleHeadModelsMatchTheCpu) {
         c.long_kernel = 1100;
         c.max_len = 1100;
         c.causal = causal;
+        c.prenorm = causal;
+        c.norm = causal ? CHELA_NORM_LAYERNORM : CHELA_NORM_RMSNORM;
         c.decay = 1;
         c.feature_map = CHELA_FEATURE_ELU1;
         c.attn_scale = 1.0f / std::sqrt(128.0f);

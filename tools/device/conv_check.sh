@@ -45,7 +45,7 @@ SMALL=$(for i in $(seq 26 49) 97 98 102 103 104 106 117 118 123; do printf 'Shap
   # The persistent tensor-core kernels capped at two CTAs, so each walks several columns / channels.
   echo "### persistent"; for tool in memcheck racecheck; do timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter='CudaConv.PersistentCtas*'; echo "$tool persistent rc=$?"; done
   # The attention epilogue (one warp per row) in both users: the model and the C-ABI full attention.
-  echo "### memcheck epilogue"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_model" --gtest_filter='CudaModel.HostArguments*:CudaModel.FeatureClassifier*:CudaModel.LayerForward*'; echo "memcheck epilogue (model) rc=$?"
+  echo "### memcheck epilogue"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_model" --gtest_filter='CudaModel.HostArguments*:CudaModel.FeatureClassifier*:CudaModel.LayerForward*:CudaModel.WideSingleHead*'; echo "memcheck epilogue (model) rc=$?"
   timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda" --gtest_filter='Variants/CudaFullAttention*'; echo "memcheck epilogue (full attention) rc=$?"
 } > "$OUT/sanitizer.log" 2>&1
 grep -E "rc=|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log"

@@ -37,7 +37,8 @@ struct AttentionLayout {
 
 // From P = [U | ZR | Hx] (fp16, [rows, 2d+e+f]) and V (fp16, [rows, f]): q, k (phi applied) and v in
 // fp16 (10 mantissa bits; clamped to the fp16 range), padded per head; for bidirectional layers also their time-reversed copies (q_rev, ...
-// may be null otherwise).
+// may be null otherwise). vv may be null where V already is the padded layout (dvp = dv, no
+// denominator column): the caller then reads V in its place.
 void attention_inputs(void* stream, const AttentionLayout& a, const void* p, const void* v, const float* gamma,
                       const float* beta, void* q, void* k, void* vv, void* q_rev, void* k_rev, void* v_rev);
 
