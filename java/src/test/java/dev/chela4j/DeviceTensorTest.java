@@ -57,4 +57,29 @@ class DeviceTensorTest {
             assertTrue(err <= 1e-5, "f32 CUDA vs CPU rel-L2 " + err);
         }
     }
+
+    @Test
+    @EnabledIf("cudaPresent")
+    void channelsMajorConvOnDeviceEqualsTheCpu() {
+        // bf16 [B, d, L] on the on-chip tensor-core FFT (L + Lk = 32768 points), against the CPU
+        // backend in the same layout from the same bf16 values (bf16 bound 3e-3).
+        int B = 2, d = 8, L = 16384, ks = 3;
+        float[] x = Reference.randn(B * d * L, 51), ws = Reference.randn(d * ks, 52), bs = Reference.randn(d, 53);
+        float[] wl = Reference.randn(d * L, 54), om = Reference.randn(d, 55);
+        for (int i = 0; i < wl.length; i++) {
+            wl[i] /= (float) Math.sqrt(L);
+        }
+        try (Backend gpu = Chela.cuda(0); Backend cpu = Chela.cpu(2);
+             Tensor hx = Reference.bf16(x, B, d, L); Tensor hws = Tensor.fromFloats(ws, d, ks);
+             Tensor hbs = Tensor.fromFloats(bs, d); Tensor hwl = Tensor.fromFloats(wl, d, L); Tensor hom = Tensor.fromFloats(om, d);
+             Tensor dx = hx.toDevice(gpu); Tensor dws = hws.toDevice(gpu); Tensor dbs = hbs.toDevice(gpu);
+             Tensor dwl = hwl.toDevice(gpu); Tensor dom = hom.toDevice(gpu);
+             Tensor want = Ops.shortLongConv(cpu, hx, hws, hbs, hwl, null, hom, true, ConvLayout.CHANNELS_MAJOR);
+             Tensor got = Ops.shortLongConv(gpu, dx, dws, dbs, dwl, null, dom, true, ConvLayout.CHANNELS_MAJOR)) {
+            assertEquals(Device.CUDA, got.device());
+            assertArrayEquals(new long[] {B, d, L}, got.shape());
+            double err = Reference.relL2(got.toFloatArray(), Reference.toDouble(want.toFloatArray()));
+            assertTrue(err <= 3e-3, "bf16 channel-major conv, CUDA vs CPU rel-L2 " + err);
+        }
+    }
 }

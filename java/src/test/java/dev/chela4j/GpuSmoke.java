@@ -10,12 +10,14 @@ public final class GpuSmoke {
             System.out.println("GPU Java smoke: no CUDA device visible to libchela");
             System.exit(2);
         }
-        new DeviceTensorTest().deviceRoundTripAndLinearAttentionEqualTheCpu();
+        DeviceTensorTest tensors = new DeviceTensorTest();
+        tensors.deviceRoundTripAndLinearAttentionEqualTheCpu();
+        tensors.channelsMajorConvOnDeviceEqualsTheCpu();
         CudaModelTest models = new CudaModelTest();
         models.byteLmOnTheGpuEqualsTheCpu();
         models.listOpsClassifiesOnTheGpuLikeTheCpu();
         models.badInputsAndStreamingFailCleanlyOnTheGpu();
-        System.out.println("GPU Java smoke: PASSED (device tensors round trip; linear attention on device = CPU; "
+        System.out.println("GPU Java smoke: PASSED (device tensors round trip; linear attention and channel-major conv on device = CPU; "
                 + "CudaModelTest: shipped models on the GPU = CPU, bad input and streaming fail cleanly)");
     }
 

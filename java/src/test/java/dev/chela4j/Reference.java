@@ -34,6 +34,15 @@ final class Reference {
         return v;
     }
 
+    /** A host bf16 tensor of {@code values} (each truncated to bf16: its high 16 bits). */
+    static Tensor bf16(float[] values, long... shape) {
+        Tensor t = Tensor.allocate(DType.BF16, shape);
+        for (int i = 0; i < values.length; i++) {
+            t.segment().setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, i, (short) (Float.floatToIntBits(values[i]) >>> 16));
+        }
+        return t;
+    }
+
     static double[] toDouble(float[] v) {
         double[] out = new double[v.length];
         for (int i = 0; i < v.length; i++) {
