@@ -5,6 +5,7 @@
 #pragma once
 
 #include "conv_common.cuh"
+#include "env_switch.h"
 #include "fft_smem.cuh"
 
 #include <algorithm>
@@ -387,6 +388,27 @@ void launch_transpose(cudaStream_t stream, const T* in, T* out, int64_t B, int64
     const dim3 grid(static_cast<unsigned>((R + 63) / 64), static_cast<unsigned>((Cc + 63) / 64), static_cast<unsigned>(B));
     transpose<T><<<grid, dim3(32, 8), 0, stream>>>(in, out, R, Cc);
     check(cudaGetLastError(), "transpose launch");
+}
+
+// The device's opt-in shared memory per CTA, and how many CTAs of `kernel` with `smem` bytes fit
+// on it at once (one wave of a persistent launch).
+inline int optin_smem() {
+    int device = 0, optin = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "device attribute");
+    return optin;
+}
+// CHELA_CUDA_CONV_CTAS (read per call; unset or 0: no cap) caps it, so that the tests make a few
+// CTAs walk many columns on small shapes (the sanitizer's) and A/B runs can vary the grid.
+template <class Kernel>
+int64_t resident_ctas(Kernel kernel, int threads, int64_t smem) {
+    int device = 0, sms = 0, per_sm = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, static_cast<size_t>(smem)),
+          "occupancy");
+    const int64_t fit = int64_t{std::max(per_sm, 1)} * sms, cap = env_count("CHELA_CUDA_CONV_CTAS", 0);
+    return cap > 0 ? std::min(fit, cap) : fit;
 }
 
 // The [B, d, L] columns an on-chip column kernel reads (x) and writes (out): the call's own tensors

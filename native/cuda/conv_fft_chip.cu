@@ -22,7 +22,6 @@
 // memory for the spectrum and the column (H100/H200: 227 KB: every dtype at L = Lk = 16384; A100:
 // 163 KB); otherwise the cuFFT path runs.
 #include "conv_chip_common.cuh"
-#include "env_switch.h"
 #include "fft_smem_tc.cuh"
 
 #include <algorithm>
@@ -308,27 +307,6 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
         }
         convolve(xs, column_at(out, q), q / B);
     }
-}
-
-// The device's opt-in shared memory per CTA, and how many CTAs of `kernel` with `smem` bytes fit
-// on it at once (one wave of a persistent launch).
-inline int optin_smem() {
-    int device = 0, optin = 0;
-    check(cudaGetDevice(&device), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "device attribute");
-    return optin;
-}
-// CHELA_CUDA_CONV_CTAS (read per call; unset or 0: no cap) caps it, so that the tests make a few
-// CTAs walk many columns on small shapes (the sanitizer's) and A/B runs can vary the grid.
-template <class Kernel>
-int64_t resident_ctas(Kernel kernel, int threads, int64_t smem) {
-    int device = 0, sms = 0, per_sm = 0;
-    check(cudaGetDevice(&device), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
-    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, static_cast<size_t>(smem)),
-          "occupancy");
-    const int64_t fit = int64_t{std::max(per_sm, 1)} * sms, cap = env_count("CHELA_CUDA_CONV_CTAS", 0);
-    return cap > 0 ? std::min(fit, cap) : fit;
 }
 
 // Where the tensor-core transform may take its half-zero variant (HALF in the kernels): the packed

@@ -19,8 +19,10 @@
 // The real-signal pairs (k, M - k) of the spectrum product join CTA k2 with CTA kCtas - k2 (CTA 0
 // with itself: the one-CTA pairs), the partner's member at slot 16383 - k1 (its bits flipped).
 //
-// Spectra: [d][kCtas][16385] float2, slice q holding H[q + kCtas i] (slice 0 also H[M] at
-// i = 16384), so each CTA reads its frequencies contiguously. Numerics as the one-CTA
+// Spectra: [d][kCtas][16385] float2, slice q holding the packed kernel's transform Z[q + kCtas i]
+// (slice 0 also Z[M] = Z[0] at i = 16384), so each CTA reads its frequencies contiguously; the pair
+// step unpacks H[k], H[M - k] from Z[k], Z[M - k] as it goes. slice_spectra computes each slice on
+// an independent CTA (no cluster). Numerics as the one-CTA
 // tensor-core path (fp16 operands, fp32 accumulation, one column scale for the cluster); the
 // cross-CTA radix and twiddles are fp32.
 // Applicability (cluster_fft_fits): bf16/f16, sm_90+, 16384 < (L + K) / 2 <= 16384 kCtas with
@@ -308,57 +310,70 @@ __device__ __forceinline__ void store_members(float2* own, float2* other, const 
     }
 }
 
-// Per channel: the padded long kernels (causal taps at 0..K-1, anti-causal at 2M-1 .. 2M-K+1)
-// -> the half spectrum in slices (see the top), scaled by 1/(4M) and the transforms' gains.
+// Per (channel c, slice k2) work item, persistent CTAs (no cluster): the bracket y_k2[n1] of the
+// padded long kernels (causal taps at 0..K-1, anti-causal at 2M-1 .. 2M-K+1) for all n1, its local
+// transform, and the slice of the packed transform Z[k2 + kCtas i] (i = 0 .. 16383; slice 0 also
+// Z[M] = Z[0] at i = 16384) in natural order, scaled by 1/(4M), the transforms' gains and this
+// slice's own column scale undone. The real-signal unpacking (which pairs slice k2 with slice
+// kCtas - k2) is left to the columns kernel's pair step, which reads both members anyway. Before
+// (runs 47-65) a cluster of kCtas CTAs per channel exchanged the brackets and unpacked through
+// distributed shared memory: 0.85 ms at B1 C1024 L65536 (run 49, IPC 1.0).
 // kIn: the blocks n2 holding taps (causal: the first kHalves, as K <= L <= M; else all).
 template <class C, int kIn>
 __global__ void __launch_bounds__(PlanTc::kThreads, 1)
-    cluster_kernel_spectra(float2* __restrict__ spectra, const void* wl, int wl_dtype, const void* wr, int wr_dtype,
-                           int64_t Lk, int K) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    slice_spectra(float2* __restrict__ spectra, const void* wl, int wl_dtype, const void* wr, int wr_dtype,
+                  int64_t Lk, int K, int d) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // the cluster path's (sm_90+); sm_80 skips it
     extern __shared__ float2 sm[];  // the FFT buffer, then the transform's tables
-    ClusterCta<C> cta(sm);
-    auto& [cluster, rank, tables, bufs] = cta;
-    const int64_t c = blockIdx.y;
-    const int64_t row = c * Lk;
+    auto* tables = reinterpret_cast<fft::TcTables*>(sm + PlanTc::kSmemBytes / 8);
+    fft::fill_tables(tables);  // ordered before the transform by block_max's barrier
     const bool vec = Lk % 8 == 0 && (reinterpret_cast<uintptr_t>(wl) & 15) == 0;
-    float amax = 0.0f;
+    constexpr float kTwoPi = 6.28318530717959f;
+    const float gain = PlanTc::kOneWayGain * PlanTc::gain() / (8.0f * static_cast<float>(C::M));
+    for (int item = blockIdx.x; item < d * C::kCtas; item += gridDim.x) {
+        const int64_t c = item / C::kCtas;
+        const int k2 = item % C::kCtas;
+        const int64_t row = c * Lk;
+        __syncthreads();  // every thread done with the previous item's buffer
+        float amax = 0.0f;
+#pragma unroll 2
+        for (int m = threadIdx.x; m < kLocal / 4; m += PlanTc::kThreads) {  // points n1 = 4m .. 4m+3
+            float2 z[kIn][4];
 #pragma unroll
-    for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
-        const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
-        const int m = rank * C::kChunks + q;  // chunk of points 4m .. 4m+3 in every block n2
-        float2 z[kIn][4];
+            for (int b2 = 0; b2 < kIn; ++b2) {
+                float v[8];
+                kernel_taps8(wl, wl_dtype, wr, wr_dtype, row, 8 * (m + b2 * (kLocal / 4)), K, 2 * C::M, vec, v);
 #pragma unroll
-        for (int b2 = 0; b2 < kIn; ++b2) {
-            float v[8];
-            kernel_taps8(wl, wl_dtype, wr, wr_dtype, row, 8 * (m + b2 * (kLocal / 4)), K, 2 * C::M, vec, v);
+                for (int j = 0; j < 4; ++j) {
+                    z[b2][j] = make_float2(v[2 * j], v[2 * j + 1]);
+                    amax = fmaxf(amax, fmaxf(fabsf(v[2 * j]), fabsf(v[2 * j + 1])));
+                }
+            }
+            float2 y[4];
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
-                z[b2][j] = make_float2(v[2 * j], v[2 * j + 1]);
-                amax = fmaxf(amax, fmaxf(fabsf(v[2 * j]), fabsf(v[2 * j + 1])));
-            }
-        }
-        scatter_chunk<C, kIn>(bufs, m, z);
-    }
-    const ColumnScale cs = column_scale(cluster_max<C>(cluster, amax));
-    fft::forward_tc(sm, tables, cs.in);
-    cluster.sync();  // the partners' spectra are complete
-    const float scale = cs.out * PlanTc::kOneWayGain * PlanTc::gain() / (8.0f * static_cast<float>(C::M));
-    float2* h = spectra + c * C::kSpectrum;
-    const float2* other = partner_buffer<C>(cluster, sm);
-    for_each_cluster_pair<C>(rank, [&](const auto& p) {
-        constexpr int n = std::decay_t<decltype(p)>::kCount;
-        float2 zk[n], zk2[n];
-        load_members(sm, other, p, zk, zk2);
+                float2 sum = z[0][j];
 #pragma unroll
-        for (int j = 0; j < n; ++j) {
-            float2 a, b;
-            fft::real_spectrum_pair(zk[j], zk2[j], p.w[j], a, b);
-            h[p.hk[j]] = make_float2(a.x * scale, a.y * scale);
-            h[p.hk2[j]] = make_float2(b.x * scale, b.y * scale);
+                for (int n2 = 1; n2 < kIn; ++n2) sum = cadd(sum, rot4(z[n2][j], (4 / C::kCtas) * n2 * k2));
+                // W_M^(n1 k2): the angle n1 k2 / M < 3/4 of a turn; __sincosf is exact enough below pi.
+                float2 w = make_float2(1.0f, 0.0f), w1;
+                __sincosf(-kTwoPi / static_cast<float>(C::M) * static_cast<float>(4 * m + j), &w1.y, &w1.x);
+                for (int q = 0; q < k2; ++q) w = cmul(w, w1);
+                y[j] = cmul(sum, w);
+            }
+            store_group(sm, PlanTc::pad(4 * m), y);
         }
-    });
-    cluster.sync();  // nobody leaves while a partner still reads its buffer
+        const ColumnScale cs = column_scale(block_max<PlanTc::kThreads>(amax));  // also the barrier
+        fft::forward_tc(sm, tables, cs.in);
+        __syncthreads();  // the whole slice transformed before it is read in natural order
+        const float scale = cs.out * gain;
+        float2* h = spectra + (c * C::kCtas + k2) * C::kSlice;
+        for (int i = threadIdx.x; i < kLocal; i += PlanTc::kThreads) {
+            const float2 zi = sm[PlanTc::pad(PlanTc::pos(i))];
+            h[i] = make_float2(zi.x * scale, zi.y * scale);
+            if (i == 0 && k2 == 0) h[kLocal] = h[0];  // Z[M] = Z[0], the pair partner of k = 0
+        }
+    }
 #endif
 }
 
@@ -413,10 +428,8 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
         constexpr int n = std::decay_t<decltype(p)>::kCount;
         float2 zk[n], zk2[n], hk[n], hk2[n];
 #pragma unroll
-        for (int j = 0; j < n; ++j) {
-            hk[j] = h[p.hk[j]];
-            hk2[j] = h[p.hk2[j]];
-        }
+        for (int j = 0; j < n; ++j)  // H[k], H[M - k] from the kernel's packed transform (slice_spectra)
+            fft::real_spectrum_pair(h[p.hk[j]], h[p.hk2[j]], p.w[j], hk[j], hk2[j]);
         load_members(sm, other, p, zk, zk2);
 #pragma unroll
         for (int j = 0; j < n; ++j) fft::real_pair_product(zk[j], zk2[j], hk[j], hk2[j], p.w[j]);
@@ -473,15 +486,19 @@ void launch_cluster(Kernel kernel, int ctas, dim3 grid, cudaStream_t stream, con
     check(cudaLaunchKernelEx(&cfg, kernel, args...), what);
 }
 
-// The kernel spectra into `dst` ([d][kCtas][16385] float2).
+// The kernel spectra into `dst` ([d][kCtas][16385] float2: slice_spectra's packed transforms).
 template <int kCtas>
 void launch_cluster_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, float2* dst) {
     using C = Cluster<kCtas>;
     const int K = static_cast<int>(std::min(p.Lk, p.L));
     // causal: the taps fill the first kHalves blocks only (run 48: 0.885 ms for all four at B1 L65536)
-    launch_cluster(p.causal ? cluster_kernel_spectra<C, C::kHalves> : cluster_kernel_spectra<C, kCtas>, kCtas,
-                   dim3(kCtas, static_cast<unsigned>(p.d)), stream, "kernel spectra launch", dst, a.long_w,
-                   a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K);
+    const auto kernel = p.causal ? slice_spectra<C, C::kHalves> : slice_spectra<C, kCtas>;
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kClusterSmem),
+          "shared memory opt-in");
+    const int64_t ctas = std::min<int64_t>(p.d * kCtas, resident_ctas(kernel, PlanTc::kThreads, kClusterSmem));
+    kernel<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kClusterSmem, stream>>>(
+        dst, a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, K, static_cast<int>(p.d));
+    check(cudaGetLastError(), "kernel spectra launch");
 }
 
 template <typename T, int kCtas>

@@ -226,6 +226,7 @@ def main():
     times = [timing(ch, *s, rows) for s in shapes]
     if not quick:
         profile(ch, 4, 1024, 16384)
+        profile(ch, 1, 1024, 65536)  # the cluster path: kernel spectra and columns
     sw = sweep(ch, rows) if not quick else sweep(ch, rows, 1, 256, 4096)
     with open(os.path.join(os.environ.get("OUT", "."), "conv_bench.json"), "w") as fh:
         json.dump(rows, fh, indent=1)
