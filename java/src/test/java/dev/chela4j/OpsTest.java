@@ -128,16 +128,25 @@ class OpsTest {
         }
     }
 
+    /** Random conv inputs from seeds seed .. seed + 5, the long kernels scaled by 1/sqrt(lk). */
+    record ConvData(float[] x, float[] ws, float[] bs, float[] wl, float[] wr, float[] om) {
+        static ConvData random(int B, int L, int d, int ks, int lk, int seed) {
+            float[] wl = Reference.randn(d * lk, seed + 3), wr = Reference.randn(d * lk, seed + 4);
+            for (int i = 0; i < wl.length; i++) {
+                wl[i] /= (float) Math.sqrt(lk);
+                wr[i] /= (float) Math.sqrt(lk);
+            }
+            return new ConvData(Reference.randn(B * L * d, seed), Reference.randn(d * ks, seed + 1),
+                    Reference.randn(d, seed + 2), wl, wr, Reference.randn(d, seed + 5));
+        }
+    }
+
     @ParameterizedTest(name = "L{0} causal={1} ks={2}")
     @MethodSource("convCases")
     void shortLongConvMatchesFloat64(int L, boolean causal, int ks, int lk) {
         int B = 2, d = 5;
-        float[] x = Reference.randn(B * L * d, 31), ws = Reference.randn(d * ks, 32), bs = Reference.randn(d, 33);
-        float[] wl = Reference.randn(d * lk, 34), wr = Reference.randn(d * lk, 35), om = Reference.randn(d, 36);
-        for (int i = 0; i < wl.length; i++) {
-            wl[i] /= (float) Math.sqrt(lk);
-            wr[i] /= (float) Math.sqrt(lk);
-        }
+        ConvData in = ConvData.random(B, L, d, ks, lk, 31);
+        float[] x = in.x(), ws = in.ws(), bs = in.bs(), wl = in.wl(), wr = in.wr(), om = in.om();
         try (Tensor tx = Tensor.fromFloats(x, B, L, d); Tensor tws = Tensor.fromFloats(ws, d, ks); Tensor tbs = Tensor.fromFloats(bs, d);
              Tensor twl = Tensor.fromFloats(wl, d, lk); Tensor twr = Tensor.fromFloats(wr, d, lk); Tensor tom = Tensor.fromFloats(om, d);
              Tensor out = Ops.shortLongConv(cpu, tx, tws, tbs, twl, causal ? null : twr, tom, causal)) {
@@ -150,12 +159,8 @@ class OpsTest {
     @MethodSource("convCases")
     void channelsMajorConvMatchesFloat64(int L, boolean causal, int ks, int lk) {
         int B = 2, d = 5;
-        float[] x = Reference.randn(B * L * d, 41), ws = Reference.randn(d * ks, 42), bs = Reference.randn(d, 43);
-        float[] wl = Reference.randn(d * lk, 44), wr = Reference.randn(d * lk, 45), om = Reference.randn(d, 46);
-        for (int i = 0; i < wl.length; i++) {
-            wl[i] /= (float) Math.sqrt(lk);
-            wr[i] /= (float) Math.sqrt(lk);
-        }
+        ConvData in = ConvData.random(B, L, d, ks, lk, 41);
+        float[] x = in.x(), ws = in.ws(), bs = in.bs(), wl = in.wl(), wr = in.wr(), om = in.om();
         // x as [B, d, L]: element (b, t, c) of the reference's [B, L, d] at (b, c, t).
         float[] xc = new float[x.length];
         for (int b = 0; b < B; b++) {
