@@ -380,110 +380,130 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
 // Per (b, c): the x column (of [B, C, L] columns) -> SiLU(long conv of SiLU(short conv) + omega x)
 // into the same column of out (may be x's buffer), the stages of conv_fft_chip.cu's conv_columns
 // spread over the cluster.
+// Persistent: cluster i of gridDim.x / kCtas takes columns i, i + clusters, ... (column q = (b, c)
+// with b = q % B: the B columns of a channel run together and share its spectrum reads), so the
+// tables are built and the cluster formed once per CTA, not once per column.
 template <typename T, class C>
 __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     cluster_conv_columns(const T* x, T* out, const float2* __restrict__ spectra, const float* __restrict__ ws,
-                         const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int ks,
+                         const float* __restrict__ bs, const float* __restrict__ omega, int L, int d, int B, int ks,
                          int centre) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     extern __shared__ float2 sm[];  // the FFT buffer, then the transform's tables
     ClusterCta<C> cta(sm);
     auto& [cluster, rank, tables, bufs] = cta;
-    const int b = blockIdx.x / C::kCtas, c = blockIdx.y;
-    const int64_t at = (static_cast<int64_t>(b) * d + c) * L;
-    const T* col = x + at;
-    const int chunks = L / 8;  // zero past them: the padding
-    // Exchange: SiLU(short conv) of this CTA's n1 slice in every block n2, the brackets to their CTAs.
-    const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
-    float amax = 0.0f;
-    // Not unrolled: with both exchange loops unrolled the kernel spilled (84 bytes). Unrolling
-    // the output loop alone (run 50) changed nothing measurable (1.45 -> 1.49 ms, noise).
+    const int clusters = static_cast<int>(gridDim.x) / C::kCtas;
+    for (int column = static_cast<int>(blockIdx.x) / C::kCtas; column < B * d; column += clusters) {
+        const int b = column % B, c = column / B;
+        const int64_t at = (static_cast<int64_t>(b) * d + c) * L;
+        const T* col = x + at;
+        const int chunks = L / 8;  // zero past them: the padding
+        // Exchange: SiLU(short conv) of this CTA's n1 slice in every block n2, the brackets to their CTAs.
+        const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
+        float amax = 0.0f;
+        // Not unrolled: with both exchange loops unrolled the kernel spilled (84 bytes). Unrolling
+        // the output loop alone (run 50) changed nothing measurable (1.45 -> 1.49 ms, noise).
 #pragma unroll 1
-    for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
-        const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
-        const int m = rank * C::kChunks + q;
-        float2 z[C::kHalves][4];
+        for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
+            const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
+            const int m = rank * C::kChunks + q;
+            float2 z[C::kHalves][4];
 #pragma unroll
-        for (int b2 = 0; b2 < C::kHalves; ++b2) {
-            const int mb = m + b2 * (kLocal / 4);
-            float a[8];
+            for (int b2 = 0; b2 < C::kHalves; ++b2) {
+                const int mb = m + b2 * (kLocal / 4);
+                float a[8];
 #pragma unroll
-            for (int o = 0; o < 8; ++o) a[o] = 0.0f;
-            if (mb < chunks) chunk_activations(col, mb, chunks, taps, a);
+                for (int o = 0; o < 8; ++o) a[o] = 0.0f;
+                if (mb < chunks) chunk_activations(col, mb, chunks, taps, a);
 #pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                z[b2][j] = make_float2(a[2 * j], a[2 * j + 1]);
-                amax = fmaxf(amax, fmaxf(fabsf(a[2 * j]), fabsf(a[2 * j + 1])));
+                for (int j = 0; j < 4; ++j) {
+                    z[b2][j] = make_float2(a[2 * j], a[2 * j + 1]);
+                    amax = fmaxf(amax, fmaxf(fabsf(a[2 * j]), fabsf(a[2 * j + 1])));
+                }
+            }
+            scatter_chunk<C, C::kHalves>(bufs, m, z);
+        }
+        const ColumnScale cs = column_scale(cluster_max<C>(cluster, amax));
+        fft::forward_tc(sm, tables, cs.in);
+        cluster.sync();  // the partners' spectra are complete
+        // Y = X .* H per frequency pair, partner members in the partner CTA.
+        const float2* h = spectra + static_cast<int64_t>(c) * C::kSpectrum;
+        float2* other = partner_buffer<C>(cluster, sm);
+        for_each_cluster_pair<C>(rank, [&](const auto& p) {
+            constexpr int n = std::decay_t<decltype(p)>::kCount;
+            float2 zk[n], zk2[n], hk[n], hk2[n];
+#pragma unroll
+            for (int j = 0; j < n; ++j)  // H[k], H[M - k] from the kernel's packed transform (slice_spectra)
+                fft::real_spectrum_pair(h[p.hk[j]], h[p.hk2[j]], p.w[j], hk[j], hk2[j]);
+            load_members(sm, other, p, zk, zk2);
+#pragma unroll
+            for (int j = 0; j < n; ++j) fft::real_pair_product(zk[j], zk2[j], hk[j], hk2[j], p.w[j]);
+            store_members(sm, other, p, zk, zk2);
+        });
+        cluster.sync();  // every product stored, in both partners
+        fft::inverse_tc(sm, tables);
+        cluster.sync();  // every CTA's inverse done before the gather reads it
+        // Output: this CTA's n1 slice of each block n2 < kHalves, SiLU(g * unscale + omega x).
+        const float om = omega[c], unscale = cs.out;
+#pragma unroll 1
+        for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
+            const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
+            const int m = rank * C::kChunks + q;
+            float2 g[4][C::kHalves];
+            gather_chunk<C>(bufs, m, g);
+#pragma unroll
+            for (int b2 = 0; b2 < C::kHalves; ++b2) {
+                const int mb = m + b2 * (kLocal / 4);
+                if (mb >= chunks) continue;
+                float xv[8], y[8];
+                load8(col + 8 * mb, xv);
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    y[2 * j] = silu(fmaf(g[j][b2].x, unscale, om * xv[2 * j]));
+                    y[2 * j + 1] = silu(fmaf(g[j][b2].y, unscale, om * xv[2 * j + 1]));
+                }
+                store8(out + at + 8 * mb, y);
             }
         }
-        scatter_chunk<C, C::kHalves>(bufs, m, z);
+        cluster.sync();  // nobody refills (next column) or leaves while another CTA still reads its buffer
     }
-    const ColumnScale cs = column_scale(cluster_max<C>(cluster, amax));
-    fft::forward_tc(sm, tables, cs.in);
-    cluster.sync();  // the partners' spectra are complete
-    // Y = X .* H per frequency pair, partner members in the partner CTA.
-    const float2* h = spectra + static_cast<int64_t>(c) * C::kSpectrum;
-    float2* other = partner_buffer<C>(cluster, sm);
-    for_each_cluster_pair<C>(rank, [&](const auto& p) {
-        constexpr int n = std::decay_t<decltype(p)>::kCount;
-        float2 zk[n], zk2[n], hk[n], hk2[n];
-#pragma unroll
-        for (int j = 0; j < n; ++j)  // H[k], H[M - k] from the kernel's packed transform (slice_spectra)
-            fft::real_spectrum_pair(h[p.hk[j]], h[p.hk2[j]], p.w[j], hk[j], hk2[j]);
-        load_members(sm, other, p, zk, zk2);
-#pragma unroll
-        for (int j = 0; j < n; ++j) fft::real_pair_product(zk[j], zk2[j], hk[j], hk2[j], p.w[j]);
-        store_members(sm, other, p, zk, zk2);
-    });
-    cluster.sync();  // every product stored, in both partners
-    fft::inverse_tc(sm, tables);
-    cluster.sync();  // every CTA's inverse done before the gather reads it
-    // Output: this CTA's n1 slice of each block n2 < kHalves, SiLU(g * unscale + omega x).
-    const float om = omega[c], unscale = cs.out;
-#pragma unroll
-    for (int i = 0; i < C::kChunks / PlanTc::kThreads; ++i) {
-        const int q = static_cast<int>(threadIdx.x) + PlanTc::kThreads * i;
-        const int m = rank * C::kChunks + q;
-        float2 g[4][C::kHalves];
-        gather_chunk<C>(bufs, m, g);
-#pragma unroll
-        for (int b2 = 0; b2 < C::kHalves; ++b2) {
-            const int mb = m + b2 * (kLocal / 4);
-            if (mb >= chunks) continue;
-            float xv[8], y[8];
-            load8(col + 8 * mb, xv);
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                y[2 * j] = silu(fmaf(g[j][b2].x, unscale, om * xv[2 * j]));
-                y[2 * j + 1] = silu(fmaf(g[j][b2].y, unscale, om * xv[2 * j + 1]));
-            }
-            store8(out + at + 8 * mb, y);
-        }
-    }
-    cluster.sync();  // nobody leaves while another CTA still reads its buffer
 #endif
 }
 
 constexpr int kClusterSmem = PlanTc::kSmemBytes + static_cast<int>(sizeof(fft::TcTables));
 
-// cudaLaunchKernelEx with a cluster of kCtas CTAs along x.
-template <class Kernel, class... Args>
-void launch_cluster(Kernel kernel, int ctas, dim3 grid, cudaStream_t stream, const char* what, Args... args) {
+// A launch of `grid` CTAs in clusters of `ctas` along x with the kernels' shared memory (not
+// copyable: cfg points at attr).
+struct ClusterLaunch {
+    cudaLaunchAttribute attr[1];
+    cudaLaunchConfig_t cfg{};
+    ClusterLaunch(int ctas, dim3 grid, cudaStream_t stream) {
+        cfg.gridDim = grid;
+        cfg.blockDim = dim3(PlanTc::kThreads);
+        cfg.dynamicSmemBytes = kClusterSmem;
+        cfg.stream = stream;
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = static_cast<unsigned>(ctas);
+        attr[0].val.clusterDim.y = 1;
+        attr[0].val.clusterDim.z = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+    }
+    ClusterLaunch(const ClusterLaunch&) = delete;
+    ClusterLaunch& operator=(const ClusterLaunch&) = delete;
+};
+
+// How many clusters of `ctas` CTAs of `kernel` fit on the device at once (one wave of a persistent
+// launch; H200: 30 of 4, 66 of 2), capped by CHELA_CUDA_CONV_CTAS as resident_ctas is.
+template <class Kernel>
+int64_t resident_clusters(Kernel kernel, int ctas) {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kClusterSmem),
           "shared memory opt-in");
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = grid;
-    cfg.blockDim = dim3(PlanTc::kThreads);
-    cfg.dynamicSmemBytes = kClusterSmem;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = static_cast<unsigned>(ctas);
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    check(cudaLaunchKernelEx(&cfg, kernel, args...), what);
+    const ClusterLaunch launch(ctas, dim3(ctas), nullptr);
+    int fit = 0;
+    check(cudaOccupancyMaxActiveClusters(&fit, kernel, &launch.cfg), "cluster occupancy");
+    const int64_t cap = env_count("CHELA_CUDA_CONV_CTAS", 0);
+    return std::max<int64_t>(1, cap > 0 ? std::min<int64_t>(fit, cap / ctas) : fit);
 }
 
 // The kernel spectra into `dst` ([d][kCtas][16385] float2: slice_spectra's packed transforms).
@@ -508,10 +528,12 @@ void run_cluster_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, c
     const CallSpectra spectra(a, cluster_spectra_bytes(p), stream,
                               [&](float2* dst) { launch_cluster_spectra<kCtas>(stream, p, a, dst); });
     const ColumnsIo<T> io(a, B, L, d, stream);
-    launch_cluster(cluster_conv_columns<T, C>, kCtas,
-                   dim3(static_cast<unsigned>(kCtas * B), static_cast<unsigned>(d)), stream,
-                   "column convolution launch", io.x, io.out, spectra.get(), a.short_w, a.short_b, a.omega,
-                   static_cast<int>(L), static_cast<int>(d), p.ks, short_centre(p));
+    const auto kernel = cluster_conv_columns<T, C>;
+    const int64_t clusters = std::min(B * d, resident_clusters(kernel, kCtas));
+    const ClusterLaunch launch(kCtas, dim3(static_cast<unsigned>(kCtas * clusters)), stream);
+    check(cudaLaunchKernelEx(&launch.cfg, kernel, io.x, io.out, spectra.get(), a.short_w, a.short_b, a.omega,
+                             static_cast<int>(L), static_cast<int>(d), static_cast<int>(B), p.ks, short_centre(p)),
+          "column convolution launch");
     io.finish(stream);
 }
 

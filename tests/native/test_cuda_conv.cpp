@@ -176,17 +176,19 @@ std::vector<ConvCase> cases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaConvCases, testing::ValuesIn(cases()));
 
-// The persistent on-chip kernels (the tensor-core column launch with its work queue, the kernel
-// spectra as its items or as their own launch): capped at two CTAs by CHELA_CUDA_CONV_CTAS, each
-// CTA walks several items (prefetching the next column, waiting for a spectrum another CTA
-// publishes) on a shape small enough for the sanitizer; each item is computed the same way
-// whichever CTA takes it, so the output must be the same bits as with one CTA per item. The
-// cases: causal L <= N (spectra as items), bidirectional L <= N (the spectra kernel first: full
-// taps, half columns), causal L > N (full columns, half taps: the spectra kernel).
+// The persistent on-chip kernels (the tensor-core column CTAs and kernel-spectra CTAs; on the
+// cluster path the spectra slices and the column clusters): capped by CHELA_CUDA_CONV_CTAS=2 (one
+// cluster), each CTA or cluster walks several items (prefetching the next column) on a shape small
+// enough for the sanitizer; each item is computed the same way whichever CTA takes it, so the
+// output must be the same bits as with a full wave. The cases: causal L <= N (half-zero columns and
+// taps), bidirectional L <= N (full taps, half columns), causal L > N (full columns, half taps),
+// then the cluster path with 2 CTAs (six columns) and 4 CTAs (three columns, bidirectional).
 TEST_F(CudaConv, PersistentCtasWalkingManyColumnsGiveTheSameBits) {
     for (const ConvCase& c : {ConvCase{2, 16384, 5, 3, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores},
                               ConvCase{1, 16000, 5, 5, 400, false, CHELA_DTYPE_F16, Path::kTensorCores},
-                              ConvCase{2, 20000, 3, 3, 104, true, CHELA_DTYPE_BF16, Path::kTensorCores}}) {
+                              ConvCase{2, 20000, 3, 3, 104, true, CHELA_DTYPE_BF16, Path::kTensorCores},
+                              ConvCase{2, 32768, 3, 3, 32768, true, CHELA_DTYPE_BF16, Path::kTensorCores},
+                              ConvCase{1, 40000, 3, 5, 30000, false, CHELA_DTYPE_F16, Path::kTensorCores}}) {
         SCOPED_TRACE(testing::PrintToString(c));
         unsetenv("CHELA_CUDA_CONV_CTAS");
         const std::vector<float> wide = run_and_check(c);
