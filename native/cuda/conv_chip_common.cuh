@@ -418,7 +418,7 @@ template <typename T>
 class ColumnsIo {
 public:
     ColumnsIo(const ConvArgs& a, int64_t B, int64_t L, int64_t d, cudaStream_t stream)
-        : x(static_cast<const T*>(a.x)), out(static_cast<T*>(a.out)), B_(B), L_(L), d_(d) {
+        : x(static_cast<const T*>(a.x)), out(static_cast<T*>(a.out)), B_(B), L_(L), d_(d), dst_(out) {
         if (a.channels_major) return;
         buf_.emplace(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
         launch_transpose<T>(stream, x, buf_->as<T>(), B, L, d);
@@ -433,7 +433,7 @@ public:
 
 private:
     int64_t B_, L_, d_;
-    T* const dst_ = out;  // the call's out (initialised before the constructor body moves `out`)
+    T* const dst_;  // the call's out (`out` points at the column buffer when there is one)
     std::optional<DeviceBuffer> buf_;
 };
 

@@ -551,7 +551,8 @@ void run_cluster_sized(cudaStream_t stream, const cpu::ShortLongConvParams& p, c
 bool cluster_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
     if (dtype != CHELA_DTYPE_BF16 && dtype != CHELA_DTYPE_F16) return false;
     const int lg = log2_points(p);
-    if (lg < 15 || lg > 16 || p.L > (int64_t{1} << lg) || p.L % 8 != 0 || p.B * 4 > 0x7fffffff || p.d > 65535 ||
+    // Column numbers (B d, the persistent clusters' loop) and spectra items (d kCtas) stay ints.
+    if (lg < 15 || lg > 16 || p.L > (int64_t{1} << lg) || p.L % 8 != 0 || p.B * p.d * 4 > 0x7fffffff || p.d > 65535 ||
         !ShortTaps::fits(p.ks, short_centre(p)))
         return false;
     int major = 0, optin = 0;

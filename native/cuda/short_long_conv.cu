@@ -93,7 +93,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     // The direct and cuFFT paths read token rows: channel-major x and out are transposed around them.
     std::optional<conv::DeviceBuffer> rows;
     if (t.channels_major) {
-        const int64_t n = p.B * p.L * p.d, bytes = n * (t.dtype == CHELA_DTYPE_F32 ? 4 : 2);
+        const int64_t bytes = p.B * p.L * p.d * static_cast<int64_t>(chela_dtype_size(t.dtype));
         rows.emplace(static_cast<size_t>(2 * bytes), stream, "short_long_conv (CUDA): token rows");
         conv::transpose(stream, t.dtype, t.x, rows->as<char>(), p.B, p.d, p.L);
         a.x = rows->as<char>();

@@ -101,6 +101,8 @@ __device__ __forceinline__ void store4(__half* p, float4 v) {
     u.y = *reinterpret_cast<const uint32_t*>(&hi);
     *reinterpret_cast<uint2*>(p) = u;
 }
+// The row of this warp in a *_vec kernel's launch (kVecRows warps per CTA).
+__device__ __forceinline__ int64_t warp_row() { return int64_t(blockIdx.x) * kVecRows + threadIdx.x / 32; }
 __device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 __device__ __forceinline__ float4 unpack4(uint2 u) {  // four fp16 as stored
     const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
@@ -114,7 +116,7 @@ template <int KC, class Out>
 __global__ void __launch_bounds__(32 * kVecRows) norm_vec_kernel(int64_t rows, int n, const float* x, const float* w,
                                                                  const float* b, float eps, bool rms, Out* y) {
     const int lane = static_cast<int>(threadIdx.x % 32);
-    const int64_t row = int64_t(blockIdx.x) * kVecRows + threadIdx.x / 32;
+    const int64_t row = warp_row();
     if (row >= rows) return;
     const int chunks = n / 128;
     const float* xr = x + row * n;
@@ -200,7 +202,7 @@ __global__ void __launch_bounds__(32 * kVecRows) attention_inputs_vec_kernel(int
                                                                              int fm, const __half* p, const float* gamma,
                                                                              const float* beta, __half* q, __half* k) {
     const int lane = static_cast<int>(threadIdx.x % 32);
-    const int64_t row = int64_t(blockIdx.x) * kVecRows + threadIdx.x / 32;
+    const int64_t row = warp_row();
     if (row >= rows) return;
     const __half* zr = p + row * pw + z_off;
     for (int c = 4 * lane; c < e; c += 128) {
@@ -248,7 +250,7 @@ __global__ void __launch_bounds__(32 * kVecRows) attention_output_vec_kernel(int
                                                                              const __half* p, const float* norm_w,
                                                                              bool rms, float eps, __half* out) {
     const int lane = static_cast<int>(threadIdx.x % 32);
-    const int64_t row = int64_t(blockIdx.x) * kVecRows + threadIdx.x / 32;
+    const int64_t row = warp_row();
     if (row >= rows) return;
     const int chunks = f / 128;
     const float* orow = o + row * f;
@@ -286,7 +288,7 @@ __global__ void __launch_bounds__(32 * kVecRows) gated_residual_vec_kernel(int64
                                                                            const __half* p, const float* hd,
                                                                            const float* x, float* y) {
     const int lane = static_cast<int>(threadIdx.x % 32);
-    const int64_t row = int64_t(blockIdx.x) * kVecRows + threadIdx.x / 32;
+    const int64_t row = warp_row();
     if (row >= rows) return;
     const __half* u = p + row * pw;
     const __half* hx = u + pw - d;

@@ -111,18 +111,21 @@ extern "C" chela_status chela_short_long_conv_in_layout(chela_context* ctx, cons
         F32Input xf(xt), swf(sw), sbf(sb), lwf(lw), omf(om);
         F32Input lrf(lr ? *lr : make_view(nullptr, {0}));
         F32Output of(ot);
-        if (!bdl) {
-            cpu::short_long_conv(*c.pool, p, xf.data(), swf.data(), sbf.data(), lwf.data(),
-                                 lr ? lrf.data() : nullptr, omf.data(), of.data());
-        } else {
-            // The CPU kernel gathers blocks of channels from token rows itself; [B, d, L] goes
-            // through one transpose each way (O(B L d), small beside the O(B d L log L) conv).
-            std::vector<float> rows(static_cast<size_t>(B * L * d)), res(rows.size());
-            transpose_rows(xf.data(), rows.data(), B, d, L);
-            cpu::short_long_conv(*c.pool, p, rows.data(), swf.data(), sbf.data(), lwf.data(),
-                                 lr ? lrf.data() : nullptr, omf.data(), res.data());
-            transpose_rows(res.data(), of.data(), B, L, d);
+        // The CPU kernel gathers blocks of channels from token rows itself; [B, d, L] goes through
+        // one transpose each way (O(B L d), small beside the O(B d L log L) conv).
+        std::vector<float> x_rows, out_rows;
+        const float* xin = xf.data();
+        float* res = of.data();
+        if (bdl) {
+            x_rows.resize(static_cast<size_t>(B * L * d));
+            out_rows.resize(x_rows.size());
+            transpose_rows(xf.data(), x_rows.data(), B, d, L);
+            xin = x_rows.data();
+            res = out_rows.data();
         }
+        cpu::short_long_conv(*c.pool, p, xin, swf.data(), sbf.data(), lwf.data(), lr ? lrf.data() : nullptr,
+                             omf.data(), res);
+        if (bdl) transpose_rows(res, of.data(), B, L, d);
         of.commit();
     });
 }
