@@ -104,6 +104,13 @@ bool cluster_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
 void run_cluster_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
 int64_t cluster_spectra_bytes(const cpu::ShortLongConvParams& p);
 void cluster_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, void* dst);
+// The block variant (conv_fft_blocks.cu): one-CTA transforms of 16384-sample blocks with the
+// overlap-add in the spectrum, any L (bf16/f16 columns, L a multiple of 8, sm_80+); its kernel
+// spectra are the windows' (blocks_spectra_bytes, cacheable as the others).
+bool blocks_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype);
+void run_blocks_fft(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a);
+int64_t blocks_spectra_bytes(const cpu::ShortLongConvParams& p);
+void blocks_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, void* dst);
 // [B, R, C] -> [B, C, R] in `dtype` (f32/bf16/f16; conv_fft_chip.cu's transpose kernels).
 void transpose(cudaStream_t stream, int dtype, const void* in, void* out, int64_t B, int64_t R, int64_t C);
 

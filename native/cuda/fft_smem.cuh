@@ -244,18 +244,23 @@ __device__ __forceinline__ void real_spectrum_pair(float2 zk, float2 zk2, float2
     xk = csub(u, p);
     xk2 = conj(cadd(u, p));
 }
+// The packing of real_pair_product on its own: the half-spectrum members Y[k], Y[N-k] of a real
+// signal -> the packed transform's members Zy[k], Zy[N-k] (conv_fft_blocks.cu sums several
+// products before it packs).
+__device__ __forceinline__ void real_pack_pair(float2 yk, float2 yk2, float2 w, float2& zk, float2& zk2) {
+    const float2 u = cadd(yk, conj(yk2)), v = csub(yk, conj(yk2));
+    const float2 cv = cmul(conj(w), v);
+    const float2 p = make_float2(-cv.y, cv.x);
+    zk = cadd(u, p);
+    zk2 = conj(csub(u, p));
+}
 // The convolution's step on a pair: the half spectrum X of the packed real column, Y = X .* H,
 // packed back (real_pack2 of both members: with u' = Y[k] + conj Y[N-k], v' = Y[k] - conj Y[N-k],
 // p' = i conj(W^k) v': Zy[k] = u' + p', Zy[N-k] = conj(u' - p')). In place on (zk, zk2).
 __device__ __forceinline__ void real_pair_product(float2& zk, float2& zk2, float2 hk, float2 hk2, float2 w) {
     float2 xk, xk2;
     real_spectrum_pair(zk, zk2, w, xk, xk2);
-    const float2 yk = cmul(xk, hk), yk2 = cmul(xk2, hk2);
-    const float2 u = cadd(yk, conj(yk2)), v = csub(yk, conj(yk2));
-    const float2 cv = cmul(conj(w), v);
-    const float2 p = make_float2(-cv.y, cv.x);
-    zk = cadd(u, p);
-    zk2 = conj(csub(u, p));
+    real_pack_pair(cmul(xk, hk), cmul(xk2, hk2), w, zk, zk2);
 }
 
 }  // namespace chela::cuda::fft

@@ -1,6 +1,6 @@
 // Entry of the CUDA short-long convolution: converts the small per-channel parameters to f32 on
 // the device, picks the long-conv path (direct for short kernels, else the on-chip FFT where the
-// sequence fits one CTA or a cluster of them, else cuFFT) and runs it.
+// sequence fits one CTA, its block variant past that, else cuFFT) and runs it.
 #include "short_long_conv.h"
 
 #include "conv_common.cuh"
@@ -30,10 +30,16 @@ int64_t direct_threshold() {
 ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dtype) {
     const int64_t K = std::min(p.Lk, p.L);
     if (K <= direct_threshold()) return ConvPath::kDirect;
-    const std::string fft = env_switch("CHELA_CUDA_CONV_FFT", {"chip", "tc", "cufft"});
+    const std::string fft = env_switch("CHELA_CUDA_CONV_FFT", {"chip", "tc", "cufft", "blocks", "cluster"});
     if (fft == "cufft") return ConvPath::kFftCufft;
-    if (!conv::chip_fft_fits(device, p, dtype))  // "chip" (the fp32 passes) has no cluster variant
-        return fft != "chip" && conv::cluster_fft_fits(device, p, dtype) ? ConvPath::kFftCluster : ConvPath::kFftCufft;
+    // Forced (tests, A/B timing): the block path at any length it takes, the cluster where it fits.
+    if (fft == "blocks" && conv::blocks_fft_fits(device, p, dtype)) return ConvPath::kFftBlocks;
+    if (fft == "cluster" && conv::cluster_fft_fits(device, p, dtype)) return ConvPath::kFftCluster;
+    if (!conv::chip_fft_fits(device, p, dtype)) {  // past one CTA; "chip" (the fp32 passes) has neither variant
+        if (fft != "chip" && conv::blocks_fft_fits(device, p, dtype)) return ConvPath::kFftBlocks;
+        if (fft != "chip" && conv::cluster_fft_fits(device, p, dtype)) return ConvPath::kFftCluster;
+        return ConvPath::kFftCufft;
+    }
     // The tensor-core transform is the default (run 38, H200: 1.64 vs 1.81 ms per call at B4 C1024
     // L16384, same accuracy); it falls back to the fp32 passes itself for f32 columns and for
     // transforms other than 16384 points. "chip" forces the fp32 passes.
@@ -47,6 +53,7 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     if (path == ConvPath::kAuto) path = choose_conv_path(device, p, t.dtype);  // checks the fit itself
     else if (chip && !conv::chip_fft_fits(device, p, t.dtype)) path = ConvPath::kFftCufft;
     else if (path == ConvPath::kFftCluster && !conv::cluster_fft_fits(device, p, t.dtype)) path = ConvPath::kFftCufft;
+    else if (path == ConvPath::kFftBlocks && !conv::blocks_fft_fits(device, p, t.dtype)) path = ConvPath::kFftCufft;
     conv::check(cudaSetDevice(device), "cudaSetDevice");
     auto stream = static_cast<cudaStream_t>(stream_ptr);
 
@@ -79,17 +86,21 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     // Cached kernel spectra (held until the columns' work is queued), or null: computed per call.
     std::shared_ptr<const SpectraCache::Entry> cached;
     const bool chip_path = path == ConvPath::kFft || path == ConvPath::kFftTensorCores;
-    if (cache != nullptr && (chip_path || path == ConvPath::kFftCluster)) {
+    if (cache != nullptr && (chip_path || path == ConvPath::kFftCluster || path == ConvPath::kFftBlocks)) {
         const SpectraCache::Key key{cache_slot, static_cast<int>(path), t.dtype, p.L, stream_ptr};
-        const int64_t bytes = chip_path ? conv::chip_spectra_bytes(p) : conv::cluster_spectra_bytes(p);
+        const int64_t bytes = chip_path                         ? conv::chip_spectra_bytes(p)
+                              : path == ConvPath::kFftCluster ? conv::cluster_spectra_bytes(p)
+                                                                : conv::blocks_spectra_bytes(p);
         cached = cache->acquire(key, bytes, [&](void* dst) {
             if (chip_path) conv::chip_spectra(stream, p, a, path == ConvPath::kFftTensorCores, dst);
-            else conv::cluster_spectra(stream, p, a, dst);
+            else if (path == ConvPath::kFftCluster) conv::cluster_spectra(stream, p, a, dst);
+            else conv::blocks_spectra(stream, p, a, dst);
         });
         if (cached) a.spectra = SpectraCache::data(*cached);
     }
     if (chip_path) return conv::run_chip_fft(stream, p, a, path == ConvPath::kFftTensorCores);
     if (path == ConvPath::kFftCluster) return conv::run_cluster_fft(stream, p, a);
+    if (path == ConvPath::kFftBlocks) return conv::run_blocks_fft(stream, p, a);
     // The direct and cuFFT paths read token rows: channel-major x and out are transposed around them.
     std::optional<conv::DeviceBuffer> rows;
     if (t.channels_major) {

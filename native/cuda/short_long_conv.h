@@ -28,14 +28,16 @@ struct ConvTensors {
 
 // Which long-conv algorithm runs. kAuto: direct (on-chip sum) when min(Lk, L) <= the direct
 // threshold, else FFT: the on-chip FFT (one CTA per column, conv_fft_chip.cu) where the sequence
-// fits it (L + K <= 32768 on an H100), then its cluster variant (2 or 4 CTAs per column,
-// conv_fft_cluster.cu: bf16/f16, L + K <= 131072, sm_90), else cuFFT. The on-chip FFT runs its
-// transforms on the tensor cores where they apply (bf16/f16 columns, 16384 points:
-// fft_smem_tc.cuh), else its fp32 passes. CHELA_CUDA_CONV_FFT=chip forces the fp32 passes, =tc the default, =cufft cuFFT (A/B
-// timing and tests). The threshold defaults to kDefaultDirectMaxTaps; the environment
+// fits it (L + K <= 32768 on an H100), then its block variant (one-CTA transforms of 16384-sample
+// blocks, conv_fft_blocks.cu: bf16/f16, L a multiple of 8, any length), else its cluster variant (2 or 4
+// CTAs per column, conv_fft_cluster.cu: bf16/f16, L + K <= 131072, sm_90), else cuFFT. The on-chip
+// FFT runs its transforms on the tensor cores where they apply (bf16/f16 columns, 16384 points:
+// fft_smem_tc.cuh), else its fp32 passes. CHELA_CUDA_CONV_FFT=chip forces the fp32 passes, =tc the
+// default, =cufft cuFFT, =blocks the block variant wherever it applies (also at short lengths),
+// =cluster the cluster variant where it applies (A/B timing and tests). The threshold defaults to kDefaultDirectMaxTaps; the environment
 // variable CHELA_CUDA_CONV_DIRECT_MAX overrides it (0 = always FFT; values are clamped to
 // kDirectMaxTapsCap, what the direct kernel's shared memory allows) so the device bench can sweep it.
-enum class ConvPath { kAuto, kDirect, kFft, kFftTensorCores, kFftCluster, kFftCufft };
+enum class ConvPath { kAuto, kDirect, kFft, kFftTensorCores, kFftCluster, kFftBlocks, kFftCufft };
 constexpr int64_t kDirectMaxTapsCap = 256;
 // Sweeps at B4 C1024 L16384 bf16: H100 run 2 (cuFFT) direct 1.76 ms vs FFT 2.07 at 128 taps, 2.24
 // vs 2.07 at 192; H200 run 22 (on-chip FFT) direct 1.760 vs 1.787 at 128, 2.244 vs 1.785 at 192:
@@ -52,7 +54,7 @@ void short_long_conv(int device, void* stream, const cpu::ShortLongConvParams& p
 
 // The path kAuto picks for these parameters on this device (reads the environment overrides);
 // kFft stands for the on-chip FFT, kFftTensorCores for its tensor-core variant, kFftCluster for the
-// cluster variant, kFftCufft for cuFFT.
+// cluster variant, kFftBlocks for the block variant, kFftCufft for cuFFT.
 ConvPath choose_conv_path(int device, const cpu::ShortLongConvParams& p, int dtype);
 
 }  // namespace chela::cuda

@@ -16,7 +16,9 @@ using namespace chela::test;
 
 namespace {
 
-enum class Path { kDirect, kFft, kTensorCores, kCufft };  // kFft: the on-chip FFT where it fits
+// kFft: the on-chip FFT where it fits; kBlocks / kCluster: its block / cluster variant forced where
+// it applies (kBlocks also at lengths one CTA holds).
+enum class Path { kDirect, kFft, kTensorCores, kCufft, kBlocks, kCluster };
 
 struct ConvCase {
     int64_t B, L, d, ks, lk;
@@ -32,6 +34,8 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
         << (c.path == Path::kFft              ? " fft"
             : c.path == Path::kTensorCores ? " fft-tc"
             : c.path == Path::kCufft       ? " cufft"
+            : c.path == Path::kBlocks      ? " fft-blocks"
+            : c.path == Path::kCluster     ? " fft-cluster"
                                            : " direct")
         << (c.channels_major ? " [B,d,L]" : "");
 }
@@ -56,7 +60,12 @@ protected:
     std::vector<float> run_and_check(const ConvCase& c) {
         // 0 forces the FFT path; 256 (the cap) lets every kernel of <= 256 taps run direct.
         setenv("CHELA_CUDA_CONV_DIRECT_MAX", c.path == Path::kDirect ? "256" : "0", 1);
-        setenv("CHELA_CUDA_CONV_FFT", c.path == Path::kCufft ? "cufft" : c.path == Path::kTensorCores ? "tc" : "chip", 1);
+        const char* fft = c.path == Path::kCufft         ? "cufft"
+                          : c.path == Path::kTensorCores ? "tc"
+                          : c.path == Path::kBlocks      ? "blocks"
+                          : c.path == Path::kCluster     ? "cluster"
+                                                         : "chip";
+        setenv("CHELA_CUDA_CONV_FFT", fft, 1);
         const float wscale = 1.0f / std::sqrt(static_cast<float>(c.lk));
         const auto x = round_through(randn(static_cast<size_t>(c.B * c.L * c.d), 11), c.dtype);
         const auto ws = round_through(randn(static_cast<size_t>(c.d * c.ks), 12, 0.5f), c.dtype);
@@ -139,13 +148,13 @@ std::vector<ConvCase> cases() {
     // Past one CTA (16384 < (L + K) / 2 <= 65536): the cluster variant (conv_fft_cluster.cu; sm_90,
     // else cuFFT), 4 CTAs per column from (L + K) / 2 > 32768, else 2; the bench's L = Lk = 65536,
     // Lk < L, both directions, even ks. Case 106 is the sanitizer's (4 CTAs, one column).
-    out.push_back({1, 36864, 1, 3, 36864, true, CHELA_DTYPE_BF16, Path::kTensorCores});
-    out.push_back({1, 65536, 2, 3, 65536, true, CHELA_DTYPE_BF16, Path::kTensorCores});
-    out.push_back({1, 65536, 2, 3, 65536, false, CHELA_DTYPE_F16, Path::kTensorCores});
-    out.push_back({1, 40000, 3, 5, 30000, false, CHELA_DTYPE_BF16, Path::kTensorCores});
-    out.push_back({2, 32768, 3, 3, 32768, true, CHELA_DTYPE_BF16, Path::kTensorCores});
-    out.push_back({2, 20000, 5, 4, 20000, true, CHELA_DTYPE_F16, Path::kTensorCores});
-    out.push_back({1, 24576, 2, 3, 12288, false, CHELA_DTYPE_BF16, Path::kTensorCores});  // Lk < L: 2 CTAs
+    out.push_back({1, 36864, 1, 3, 36864, true, CHELA_DTYPE_BF16, Path::kCluster});
+    out.push_back({1, 65536, 2, 3, 65536, true, CHELA_DTYPE_BF16, Path::kCluster});
+    out.push_back({1, 65536, 2, 3, 65536, false, CHELA_DTYPE_F16, Path::kCluster});
+    out.push_back({1, 40000, 3, 5, 30000, false, CHELA_DTYPE_BF16, Path::kCluster});
+    out.push_back({2, 32768, 3, 3, 32768, true, CHELA_DTYPE_BF16, Path::kCluster});
+    out.push_back({2, 20000, 5, 4, 20000, true, CHELA_DTYPE_F16, Path::kCluster});
+    out.push_back({1, 24576, 2, 3, 12288, false, CHELA_DTYPE_BF16, Path::kCluster});  // Lk < L: 2 CTAs
     // The tensor-core transform's half-zero variants (fft_smem_tc.cuh, HALF): columns with L <= N
     // skip the padded half, kernel spectra of causal taps with K <= N too. More channels than
     // resident CTAs (the persistent loops); bidirectional (full spectra, half columns); L > N (full
@@ -166,11 +175,25 @@ std::vector<ConvCase> cases() {
     out.push_back({2, 16384, 3, 3, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores, true});
     out.push_back({2, 1000, 40, 3, 1000, true, CHELA_DTYPE_F32, Path::kFft, true});
     out.push_back({1, 4097, 8, 3, 4097, false, CHELA_DTYPE_BF16, Path::kFft, true});
-    out.push_back({1, 36864, 1, 3, 36864, true, CHELA_DTYPE_BF16, Path::kTensorCores, true});
-    out.push_back({1, 65536, 2, 3, 65536, false, CHELA_DTYPE_F16, Path::kTensorCores, true});
+    out.push_back({1, 36864, 1, 3, 36864, true, CHELA_DTYPE_BF16, Path::kCluster, true});
+    out.push_back({1, 65536, 2, 3, 65536, false, CHELA_DTYPE_F16, Path::kCluster, true});
     out.push_back({2, 257, 40, 5, 100, false, CHELA_DTYPE_BF16, Path::kDirect, true});
     out.push_back({2, 1000, 33, 3, 1000, true, CHELA_DTYPE_F32, Path::kCufft, true});
     out.push_back({1, 4097, 8, 4, 4097, true, CHELA_DTYPE_F16, Path::kCufft, true});
+    // The block variant (conv_fft_blocks.cu: 16384-sample blocks, kernel windows q = i - j, the
+    // overlap-add in the spectrum): the bench's L = Lk = 65536 both directions (4 blocks, windows
+    // 0..3 or -3..3), a partial last block with Lk < L, even ks with B = 2, short taps on a long
+    // column (windows 0 and 1), past the cluster's reach (7 blocks, where cuFFT ran before), one
+    // block (the one-CTA case), channel-major. Cases 134 and 135 are the sanitizer's.
+    out.push_back({1, 65536, 2, 3, 65536, true, CHELA_DTYPE_BF16, Path::kBlocks});
+    out.push_back({1, 65536, 2, 3, 65536, false, CHELA_DTYPE_F16, Path::kBlocks});
+    out.push_back({1, 40000, 3, 5, 30000, false, CHELA_DTYPE_BF16, Path::kBlocks});
+    out.push_back({2, 20000, 5, 4, 20000, true, CHELA_DTYPE_F16, Path::kBlocks});
+    out.push_back({1, 50000, 3, 3, 300, true, CHELA_DTYPE_BF16, Path::kBlocks});
+    out.push_back({1, 100000, 1, 3, 100000, true, CHELA_DTYPE_BF16, Path::kBlocks});
+    out.push_back({2, 2048, 5, 3, 2048, true, CHELA_DTYPE_BF16, Path::kBlocks});
+    out.push_back({1, 20000, 2, 3, 20000, false, CHELA_DTYPE_BF16, Path::kBlocks, true});
+    out.push_back({1, 65536, 2, 3, 65536, true, CHELA_DTYPE_BF16, Path::kBlocks, true});
     return out;
 }
 
@@ -182,13 +205,15 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaConvCases, testing::ValuesIn(cases()));
 // enough for the sanitizer; each item is computed the same way whichever CTA takes it, so the
 // output must be the same bits as with a full wave. The cases: causal L <= N (half-zero columns and
 // taps), bidirectional L <= N (full taps, half columns), causal L > N (full columns, half taps),
-// then the cluster path with 2 CTAs (six columns) and 4 CTAs (three columns, bidirectional).
+// then the cluster path with 2 CTAs (six columns) and 4 CTAs (three columns, bidirectional), and the
+// block path (6 columns of 3 blocks, windows 0 and 1: each CTA's scratch reused for 3 columns).
 TEST_F(CudaConv, PersistentCtasWalkingManyColumnsGiveTheSameBits) {
     for (const ConvCase& c : {ConvCase{2, 16384, 5, 3, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores},
                               ConvCase{1, 16000, 5, 5, 400, false, CHELA_DTYPE_F16, Path::kTensorCores},
                               ConvCase{2, 20000, 3, 3, 104, true, CHELA_DTYPE_BF16, Path::kTensorCores},
-                              ConvCase{2, 32768, 3, 3, 32768, true, CHELA_DTYPE_BF16, Path::kTensorCores},
-                              ConvCase{1, 40000, 3, 5, 30000, false, CHELA_DTYPE_F16, Path::kTensorCores}}) {
+                              ConvCase{2, 32768, 3, 3, 32768, true, CHELA_DTYPE_BF16, Path::kCluster},
+                              ConvCase{1, 40000, 3, 5, 30000, false, CHELA_DTYPE_F16, Path::kCluster},
+                              ConvCase{2, 40000, 3, 3, 2000, true, CHELA_DTYPE_BF16, Path::kBlocks}}) {
         SCOPED_TRACE(testing::PrintToString(c));
         unsetenv("CHELA_CUDA_CONV_CTAS");
         const std::vector<float> wide = run_and_check(c);

@@ -1,6 +1,7 @@
 """CUDA short-long convolution: ours (libchela through its C ABI, ctypes) vs the torch peer pipeline.
 
 Run on the GPU machine from the repo root:  python3 tools/device/bench_conv.py [--quick]
+  SHAPES="B,C,L;..." times (and profiles) only these shapes; NO_SWEEP=1 leaves out the direct-path sweep
   CHELA_LIB   path of the CUDA-enabled libchela.so (default .device/bin/libchela.so)
   OUT         folder for conv_bench.json (default .)
 libchela loads cuFFT at run time (libcufft.so.12): this script makes torch load its own copy first
@@ -105,7 +106,9 @@ def correctness(ch, rows):
         (2, 64, 1000, 100, 3, True, torch.bfloat16, 256, None), (2, 64, 1000, 200, 5, False, torch.float32, 256, None),
         (1, 1024, 16384, 16384, 3, True, torch.bfloat16, None, None),
         (2, 256, 16384, 16384, 3, False, torch.float32, None, None),
-        (1, 64, 65536, 65536, 3, True, torch.bfloat16, None, None)]:
+        (1, 64, 65536, 65536, 3, True, torch.bfloat16, None, None),
+        (1, 64, 65536, 65536, 3, False, torch.bfloat16, None, "blocks"),
+        (1, 64, 65536, 65536, 3, True, torch.bfloat16, None, "cluster")]:
         for bcl in (False, True):  # channel-major x and out (CHELA_CONV_LAYOUT_BDL), the same results
             x, ws, bs, wl, wr, om = make_inputs(B, C, L, Lk, ks, dtype, seed=L + Lk, bidir=not causal)
             set_threshold(thr)
@@ -158,6 +161,19 @@ def timing(ch, B, C, L, rows, ks=3):
         ours_bcl()
         err_bcl = rel_l2(out_bcl.transpose(1, 2), out)  # the same call in the other layout
         t_bcl = bench(ours_bcl)
+        # Past one CTA: the block variant and the cluster variant, both channel-major (A/B in one run)
+        t_blocks = t_cluster = None
+        if L > 16384:
+            set_fft("blocks")
+            ours_bcl()
+            err_blocks = rel_l2(out_bcl.transpose(1, 2), peer_same())
+            t_blocks = bench(ours_bcl)
+            set_fft("cluster")
+            ours_bcl()
+            err_cluster = rel_l2(out_bcl.transpose(1, 2), peer_same())
+            t_cluster = bench(ours_bcl)
+            print(f"B{B} L{L} [B,C,L]: blocks {t_blocks:.3f} ms (rel-L2 vs peer {err_blocks:.2e}), "
+                  f"cluster {t_cluster:.3f} ms ({err_cluster:.2e})", flush=True)
         set_fft("cufft")
         t_cufft = bench(ours)
         set_fft("chip")  # the fp32 on-chip passes (the default is the tensor-core transform)
@@ -170,6 +186,7 @@ def timing(ch, B, C, L, rows, ks=3):
     nbytes = 2 * B * L * C * 2
     shape = f"B{B} C{C} L{L} Lk{L}"
     row = dict(kind="time", shape=shape, ours_ms=t_ours, ours_bcl_ms=t_bcl, bcl_rel_l2_vs_bld=err_bcl,
+               ours_bcl_blocks_ms=t_blocks, ours_bcl_cluster_ms=t_cluster,
                speedup_bcl_vs_anchor=t_anchor / t_bcl, ours_cufft_ms=t_cufft, ours_chip_ms=t_chip,
                chip_rel_l2_vs_peer=err_chip, peer_anchor_ms=t_anchor, peer_same_ms=t_same,
                ours_TBps=nbytes / t_ours / 1e9, speedup_vs_anchor=t_anchor / t_ours, speedup_vs_same=t_same / t_ours,
@@ -223,11 +240,13 @@ def main():
     rows = []
     fails = correctness(ch, rows)
     shapes = [(4, 1024, 16384), (1, 1024, 65536)] if not quick else [(1, 256, 4096)]
+    if os.environ.get("SHAPES"):  # e.g. SHAPES="1,1024,65536" (';' between shapes): only these, profiled
+        shapes = [tuple(int(v) for v in sh.split(",")) for sh in os.environ["SHAPES"].split(";")]
     times = [timing(ch, *s, rows) for s in shapes]
     if not quick:
-        profile(ch, 4, 1024, 16384)
-        profile(ch, 1, 1024, 65536)  # the cluster path: kernel spectra and columns
-    sw = sweep(ch, rows) if not quick else sweep(ch, rows, 1, 256, 4096)
+        for sh in shapes:  # at L65536: past one CTA, the default long path's kernels
+            profile(ch, *sh)
+    sw = [] if os.environ.get("NO_SWEEP") else sweep(ch, rows) if not quick else sweep(ch, rows, 1, 256, 4096)
     with open(os.path.join(os.environ.get("OUT", "."), "conv_bench.json"), "w") as fh:
         json.dump(rows, fh, indent=1)
     print()

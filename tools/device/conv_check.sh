@@ -37,8 +37,9 @@ echo "== compute-sanitizer (small on-chip FFT cases)"
 # Cases 26..49 of CudaConvCases: the on-chip FFT path at L = 1 .. 257; 97, 98 its tensor-core
 # transform (N = 16384, one or two columns), 102, 103 the tc fallbacks, 104 the element-wise staging
 # of a long short kernel, 106 the cluster variant (4 CTAs), 117 the transposes' 16-byte kernel,
-# 118 and 123 channel-major x and out (tensor cores, cluster) (`test_cuda_conv --gtest_list_tests`).
-SMALL=$(for i in $(seq 26 49) 97 98 102 103 104 106 117 118 123; do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
+# 118 and 123 channel-major x and out (tensor cores, cluster), 134 and 135 the block variant (one
+# block, B = 2; two blocks bidirectional, channel-major) (`test_cuda_conv --gtest_list_tests`).
+SMALL=$(for i in $(seq 26 49) 97 98 102 103 104 106 117 118 123 134 135; do printf 'Shapes/CudaConvCases.MatchesFloat64AndCpu/%s:' "$i"; done)
 {
   echo "### memcheck"; timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "memcheck rc=$?"
   echo "### racecheck"; timeout 240 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 "$BIN/test_cuda_conv" --gtest_filter="$SMALL"; echo "racecheck rc=$?"
