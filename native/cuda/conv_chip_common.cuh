@@ -414,26 +414,35 @@ int64_t resident_ctas(Kernel kernel, int threads, int64_t smem) {
 // The [B, d, L] columns an on-chip column kernel reads (x) and writes (out): the call's own tensors
 // when they are channel-major, else one stream-ordered buffer that x is transposed into before the
 // kernel (which then works in place) and that finish() transposes into the call's [B, L, d] out.
+// The column kernels move 16-byte vectors: channel-major tensors that do not start on 16 bytes (a
+// caller's view into the middle of a buffer) are copied into the aligned buffer and back instead.
 template <typename T>
 class ColumnsIo {
 public:
     ColumnsIo(const ConvArgs& a, int64_t B, int64_t L, int64_t d, cudaStream_t stream)
-        : x(static_cast<const T*>(a.x)), out(static_cast<T*>(a.out)), B_(B), L_(L), d_(d), dst_(out) {
-        if (a.channels_major) return;
-        buf_.emplace(sizeof(T) * B * L * d, stream, "short_long_conv (CUDA): column buffer");
-        launch_transpose<T>(stream, x, buf_->as<T>(), B, L, d);
+        : x(static_cast<const T*>(a.x)), out(static_cast<T*>(a.out)), B_(B), L_(L), d_(d), dst_(out),
+          copy_(a.channels_major) {
+        if (a.channels_major && ((reinterpret_cast<uintptr_t>(a.x) | reinterpret_cast<uintptr_t>(a.out)) & 15) == 0)
+            return;
+        buf_.emplace(bytes(), stream, "short_long_conv (CUDA): column buffer");
+        if (copy_) check(cudaMemcpyAsync(buf_->as<T>(), x, bytes(), cudaMemcpyDeviceToDevice, stream), "column copy");
+        else launch_transpose<T>(stream, x, buf_->as<T>(), B, L, d);
         x = out = buf_->as<T>();
     }
     void finish(cudaStream_t stream) const {
-        if (buf_) launch_transpose<T>(stream, buf_->as<T>(), dst_, B_, d_, L_);
+        if (!buf_) return;
+        if (copy_) check(cudaMemcpyAsync(dst_, buf_->as<T>(), bytes(), cudaMemcpyDeviceToDevice, stream), "column copy");
+        else launch_transpose<T>(stream, buf_->as<T>(), dst_, B_, d_, L_);
     }
 
     const T* x;
     T* out;
 
 private:
+    size_t bytes() const { return sizeof(T) * static_cast<size_t>(B_ * L_ * d_); }
     int64_t B_, L_, d_;
-    T* const dst_;  // the call's out (`out` points at the column buffer when there is one)
+    T* const dst_;     // the call's out (`out` points at the column buffer when there is one)
+    const bool copy_;  // channel-major through the buffer: plain copies, no transposes
     std::optional<DeviceBuffer> buf_;
 };
 

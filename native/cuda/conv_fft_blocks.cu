@@ -24,8 +24,9 @@
 // The half spectra (real_spectrum_pair's 2X[k], k = 0 .. N) are stored as fp16 pairs with a float
 // scale per spectrum (64 KB each: the transform rounds every operand to fp16 anyway); a CTA's block
 // spectra (nb x 64 KB, 132 CTAs: 35 MB at nb = 4) stay in L2 between their write and their reads.
-// Applicability (blocks_fft_fits): bf16/f16, sm_80+, L a multiple of 8, short kernels within the
-// chunked window, at most kMaxBlocks blocks (the sums grow as nb^2); any K.
+// Applicability (blocks_fft_fits): bf16/f16, sm_80+ with 216 KB of shared memory per CTA (Hopper;
+// not the A100), L a multiple of 8, short kernels within the chunked window, at most kMaxBlocks
+// blocks (the sums grow as nb^2); any K.
 #include "conv_chip_common.cuh"
 #include "fft_smem_tc.cuh"
 
@@ -100,6 +101,23 @@ __device__ __forceinline__ void load_members(const __half2* row, const Pairs& p,
     }
 }
 
+template <class Pairs>
+__device__ __forceinline__ void store_members(__half2* row, const Pairs& p, const float2 (&a)[Pairs::kCount],
+                                              const float2 (&b)[Pairs::kCount]) {
+    if constexpr (Pairs::kCount == 4) {
+        const int s = bin_slot(p.k[0]);
+        store_bins(row + s, a);
+        store_bins(row + kHalf + s, b);
+    } else {
+#pragma unroll
+        for (int e = 0; e < Pairs::kCount; ++e) {
+            const int s = bin_slot(p.k[e]);
+            row[s] = __float22half2_rn(a[e]);
+            row[kHalf + s] = __float22half2_rn(b[e]);
+        }
+    }
+}
+
 // The half spectrum of the transformed buffer as fp16 pairs into the stored spectrum `row`. No
 // barriers.
 __device__ __forceinline__ void store_half_spectrum(const float2* sm, __half2* row) {
@@ -113,18 +131,7 @@ __device__ __forceinline__ void store_half_spectrum(const float2* sm, __half2* r
         }
 #pragma unroll
         for (int e = 0; e < n; ++e) fft::real_spectrum_pair(zk[e], zk2[e], p.w[e], a[e], b[e]);
-        if constexpr (n == 4) {
-            const int s = bin_slot(p.k[0]);
-            store_bins(row + s, a);
-            store_bins(row + kHalf + s, b);
-        } else {
-#pragma unroll
-            for (int e = 0; e < n; ++e) {
-                const int s = bin_slot(p.k[e]);
-                row[s] = __float22half2_rn(a[e]);
-                row[kHalf + s] = __float22half2_rn(b[e]);
-            }
-        }
+        store_members(row, p, a, b);
     });
 }
 
@@ -199,19 +206,81 @@ struct Columns {
     __device__ __forceinline__ int64_t at(int q) const { return (static_cast<int64_t>(q % B) * d + q / B) * L; }
 };
 
-// Block j of the column col (chunks of eight samples): A = SiLU(short conv) as packed points into
-// the buffer's first half (the half-zero transform reads no more), zero past L. Returns this
-// thread's largest |A|.
+// The x blocks as the kernel stages them: kBlock samples with one eight-sample chunk of halo either
+// side (zero outside the column), fetched by cp.async into one of two shared-memory slots while the
+// previous block is transformed (with one CTA per SM nothing else hides the copy's latency). The
+// staging steps of a CTA are numbered s = 0, 1, ...: column blockIdx.x + gridDim.x (s / nb), block
+// s % nb, in slot s % 2.
+constexpr int kStagedElems = kBlock + 16;
 template <typename T>
-__device__ __forceinline__ float stage_block(float2* sm, const T* col, int j, int chunks, const ShortTaps& taps) {
+struct BlockStager {
+    static_assert(sizeof(T) == 2, "eight samples per 16-byte copy");
+    T* slot0;  // two members, not an array: a run-time index put an array in local memory
+    T* slot1;
+    const T* x;
+    Columns cols;
+    int chunks;
+    // Issues step s's copy (nothing past the CTA's last column) as one cp.async group.
+    __device__ __forceinline__ void fetch(int s) const {
+        const int q = static_cast<int>(blockIdx.x) + static_cast<int>(gridDim.x) * (s / cols.nb);
+        if (q < cols.B * cols.d) {
+            const T* col = x + cols.at(q);
+            T* dst = (s & 1) ? slot1 : slot0;
+            const int first = (s % cols.nb) * kBlockChunks - 1;  // the chunk before the block
+            for (int e = threadIdx.x; e < kStagedElems / 8; e += PlanTc::kThreads) {
+                const int mc = first + e;
+                const bool in = mc >= 0 && mc < chunks;
+                const auto d = static_cast<uint32_t>(__cvta_generic_to_shared(dst + 8 * e));
+                asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(col + 8 * (in ? mc : 0)),
+                             "r"(in ? 16 : 0)
+                             : "memory");  // src-size 0: zeros
+            }
+        }
+        asm volatile("cp.async.commit_group;\n" ::: "memory");
+    }
+    // Waits for step s's copy, then (barrier) hands out its slot and starts step s + 1's copy into the
+    // other slot, which every thread is done with by then. Returns the block's first sample.
+    __device__ __forceinline__ const T* begin(int s) const {
+        copy_column_wait();
+        __syncthreads();
+        fetch(s + 1);
+        return ((s & 1) ? slot1 : slot0) + 8;
+    }
+};
+
+// a = SiLU(short conv) of chunk m of a staged block (its halo chunks in place either side).
+template <typename T>
+__device__ __forceinline__ void staged_activations(const T* xs, int m, const ShortTaps& taps, float (&a)[8]) {
+    float cur[8], prev[8], next[8];
+    load8(xs + 8 * m - 8, prev);
+    load8(xs + 8 * m, cur);
+    load8(xs + 8 * m + 8, next);
+    float v[8 + 2 * kReach];
+#pragma unroll
+    for (int o = 0; o < kReach; ++o) {
+        v[o] = prev[8 - kReach + o];
+        v[kReach + 8 + o] = next[o];
+    }
+#pragma unroll
+    for (int o = 0; o < 8; ++o) v[kReach + o] = cur[o];
+    if (taps.centre != 0) short_conv8<kReach, kReach>(v, taps.u, taps.bias, a);
+    else if (taps.back <= 2) short_conv8<2, 0>(v, taps.u, taps.bias, a);
+    else short_conv8<kReach, 0>(v, taps.u, taps.bias, a);
+#pragma unroll
+    for (int o = 0; o < 8; ++o) a[o] = silu(a[o]);
+}
+
+// Block j (staged at xs) -> A = SiLU(short conv) as packed points into the buffer's first half (the
+// half-zero transform reads no more), zero past L. Returns this thread's largest |A|.
+template <typename T>
+__device__ __forceinline__ float stage_block(float2* sm, const T* xs, int j, int chunks, const ShortTaps& taps) {
     float amax = 0.0f;
 #pragma unroll 2
     for (int m = threadIdx.x; m < kBlockChunks; m += PlanTc::kThreads) {
-        const int mc = j * kBlockChunks + m;  // the chunk in the column
         float a[8];
 #pragma unroll
         for (int o = 0; o < 8; ++o) a[o] = 0.0f;
-        if (mc < chunks) chunk_activations(col, mc, chunks, taps, a);
+        if (j * kBlockChunks + m < chunks) staged_activations(xs, m, taps, a);
         const int s0 = PlanTc::pad(4 * m);
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
@@ -222,109 +291,190 @@ __device__ __forceinline__ float stage_block(float2* sm, const T* col, int j, in
     return amax;
 }
 
-// Y = sum over j of coef_j A_j .* G_(i-j) per frequency pair, packed back into the buffer's slots
-// (the inverse's input). mine: this CTA's block spectra of the column; the sum is relative to
-// `smax` (the largest of the blocks' column scales). No barriers.
-__device__ __forceinline__ void block_sum(float2* sm, const __half2* mine, const float* mine_scale,
-                                          const __half2* __restrict__ wspec, const float* __restrict__ wscale,
-                                          int i, int jlo, int jhi, int g0, float smax) {
+// The terms of output block i's sum: coef_j A_j .* G_(i-j) for the stored blocks j = jlo .. jhi
+// (this CTA's scratch `mine`), the windows of this channel from g0 (window q at g0 + q).
+struct SumTerms {
+    const __half2* mine;
+    const float* mine_scale;
+    const __half2* wspec;
+    const float* wscale;
+    int i, jlo, jhi, g0;
+    float smax;
+};
+// Adds the stored terms of a batch of pairs to (yk, yk2), kUnroll terms' loads in flight.
+template <int kUnroll, class Pairs>
+__device__ __forceinline__ void add_terms(const SumTerms& t, const Pairs& p, float2 (&yk)[Pairs::kCount],
+                                          float2 (&yk2)[Pairs::kCount]) {
+    constexpr int n = Pairs::kCount;
+#pragma unroll kUnroll
+    for (int j = t.jlo; j <= t.jhi; ++j) {
+        const int g = t.g0 + t.i - j;
+        const float coef = t.mine_scale[j] / t.smax * __ldg(t.wscale + g);
+        float2 ak[n], ak2[n], hk[n], hk2[n];
+        load_members(t.mine + static_cast<int64_t>(j) * kRow, p, ak, ak2);
+        load_members(t.wspec + static_cast<int64_t>(g) * kRow, p, hk, hk2);
+#pragma unroll
+        for (int e = 0; e < n; ++e) {
+            const float2 u = fft::cmul(ak[e], hk[e]), v = fft::cmul(ak2[e], hk2[e]);
+            yk[e] = make_float2(fmaf(coef, u.x, yk[e].x), fmaf(coef, u.y, yk[e].y));
+            yk2[e] = make_float2(fmaf(coef, v.x, yk2[e].x), fmaf(coef, v.y, yk2[e].y));
+        }
+    }
+}
+template <int n>
+__device__ __forceinline__ void pack_into(float2* sm, const Pairs<n>& p, const float2 (&yk)[n], const float2 (&yk2)[n]) {
+#pragma unroll
+    for (int e = 0; e < n; ++e) {
+        float2 zk, zk2;
+        fft::real_pack_pair(yk[e], yk2[e], p.w[e], zk, zk2);
+        sm[p.sk[e]] = zk;
+        sm[p.sk2[e]] = zk2;
+    }
+}
+
+// Y = the stored terms' sum per frequency pair, packed back into the buffer's slots (the inverse's
+// input). No barriers.
+__device__ __forceinline__ void block_sum(float2* sm, const SumTerms& t) {
     for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
         float2 yk[n], yk2[n];
 #pragma unroll
         for (int e = 0; e < n; ++e) yk[e] = yk2[e] = make_float2(0.0f, 0.0f);
-#pragma unroll 2
-        for (int j = jlo; j <= jhi; ++j) {
-            const int g = g0 + i - j;  // the window i - j of this channel
-            const float coef = mine_scale[j] / smax * wscale[g];
-            float2 ak[n], ak2[n], hk[n], hk2[n];
-            load_members(mine + static_cast<int64_t>(j) * kRow, p, ak, ak2);
-            load_members(wspec + static_cast<int64_t>(g) * kRow, p, hk, hk2);
-#pragma unroll
-            for (int e = 0; e < n; ++e) {
-                const float2 u = fft::cmul(ak[e], hk[e]), v = fft::cmul(ak2[e], hk2[e]);
-                yk[e] = make_float2(fmaf(coef, u.x, yk[e].x), fmaf(coef, u.y, yk[e].y));
-                yk2[e] = make_float2(fmaf(coef, v.x, yk2[e].x), fmaf(coef, v.y, yk2[e].y));
-            }
-        }
-#pragma unroll
-        for (int e = 0; e < n; ++e) {
-            float2 zk, zk2;
-            fft::real_pack_pair(yk[e], yk2[e], p.w[e], zk, zk2);
-            sm[p.sk[e]] = zk;
-            sm[p.sk2[e]] = zk2;
-        }
+        add_terms<2>(t, p, yk, yk2);
+        pack_into(sm, p, yk, yk2);
     });
 }
 
-// Persistent: CTA r takes columns r, r + gridDim.x, ... and for each
-//   1. every block j: A_j = the half spectrum of a_j into the CTA's own scratch (nb stored spectra
-//      and their column scales; L2-resident: the CTA reads them back at once),
-//   2. every block i: the block sum over the windows with taps, the half-zero inverse (its first b
-//      samples are the block's output), SiLU(g smax + omega x) over the column's block i.
-// out may be x's buffer: step 2 runs after step 1 has read the whole column, and each output element
-// is read (the skip) and then written by the same thread.
+// Causal block i on its transformed buffer: its own term A_i .* G_0 straight from the buffer (A_i
+// also stored for the later blocks when `keep`) plus the stored terms j < i, packed back in place
+// (each pair's slots are read and written by one thread). No barriers.
+__device__ __forceinline__ void causal_block_sum(float2* sm, const SumTerms& t, float own_coef, __half2* keep) {
+    const __half2* g_own = t.wspec + static_cast<int64_t>(t.g0) * kRow;  // window 0
+    for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
+        constexpr int n = std::decay_t<decltype(p)>::kCount;
+        float2 zk[n], zk2[n], ak[n], ak2[n], hk[n], hk2[n], yk[n], yk2[n];
+#pragma unroll
+        for (int e = 0; e < n; ++e) {
+            zk[e] = sm[p.sk[e]];
+            zk2[e] = sm[p.sk2[e]];
+        }
+        load_members(g_own, p, hk, hk2);
+#pragma unroll
+        for (int e = 0; e < n; ++e) {
+            fft::real_spectrum_pair(zk[e], zk2[e], p.w[e], ak[e], ak2[e]);
+            const float2 u = fft::cmul(ak[e], hk[e]), v = fft::cmul(ak2[e], hk2[e]);
+            yk[e] = make_float2(own_coef * u.x, own_coef * u.y);
+            yk2[e] = make_float2(own_coef * v.x, own_coef * v.y);
+        }
+        if (keep != nullptr) store_members(keep, p, ak, ak2);
+        add_terms<2>(t, p, yk, yk2);
+        pack_into(sm, p, yk, yk2);
+    });
+}
+
+// SiLU(g smax + omega x) over block i of the column (x from the staged block or the column).
 template <typename T>
+__device__ __forceinline__ void write_block(const float2* sm, const T* xs, T* oc, int i, int chunks, float smax, float om) {
+    for (int m = threadIdx.x; m < kBlockChunks; m += PlanTc::kThreads) {
+        const int mc = i * kBlockChunks + m;
+        if (mc >= chunks) break;
+        float xv[8], y[8];
+        load8(xs + 8 * m, xv);
+        const int s0 = PlanTc::pad(4 * m);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const float2 g = sm[PlanTc::join(s0, e)];
+            y[2 * e] = silu(fmaf(g.x, smax, om * xv[2 * e]));
+            y[2 * e + 1] = silu(fmaf(g.y, smax, om * xv[2 * e + 1]));
+        }
+        store8(oc + 8 * mc, y);
+    }
+}
+
+// The largest of the column scales of blocks jlo .. jhi (and `own`), 1 where none is positive and
+// finite (non-finite data stays so through the sums).
+__device__ __forceinline__ float sum_scale(const float* scales, int jlo, int jhi, float own) {
+    float smax = own;
+    for (int j = jlo; j <= jhi; ++j) smax = fmaxf(smax, scales[j]);
+    return smax > 0.0f && isfinite(smax) ? smax : 1.0f;
+}
+
+// Persistent: CTA r takes columns r, r + gridDim.x, ...
+// Causal: per block i in order: stage, forward, its sum (own term from the buffer, A_i kept in the
+// CTA's scratch for the later blocks, the earlier blocks' terms read back from it), inverse, output.
+// Bidirectional (later blocks contribute too): first every block's A_j into the scratch, then per
+// block the sum of the stored terms, inverse, output.
+// The scratch (nb stored spectra and their column scales per CTA; 132 CTAs x 4 x 64 KB = 35 MB at
+// nb = 4) is written and read back by this CTA only: plain (coherent) accesses ordered by the
+// barriers, and it stays in L2. out may be x's buffer: a block's output is written after its x has
+// been staged (and, bidirectional, after the whole column has), each element by one thread.
+template <typename T, bool kCausal>
 __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     block_columns(const T* x, T* out, const __half2* __restrict__ wspec, const float* __restrict__ wscale,
                   __half2* scratch, float* scratch_scale, const float* __restrict__ ws, const float* __restrict__ bs,
                   const float* __restrict__ omega, Columns cols, int ks, int centre, int qlo, int qhi) {
-    extern __shared__ float2 sm[];
+    extern __shared__ float2 sm[];  // the FFT buffer, the transform's tables, two staged x blocks
     auto* tables = reinterpret_cast<fft::TcTables*>(sm + PlanTc::kSmemBytes / 8);
+    T* const staged = reinterpret_cast<T*>(reinterpret_cast<char*>(tables) + sizeof(fft::TcTables));
     fft::fill_tables(tables);  // ordered before the transforms by the first block_max's barrier
-    // Written and read back by this CTA only: plain (coherent) accesses, ordered by the barriers.
     __half2* const mine = scratch + static_cast<int64_t>(blockIdx.x) * cols.nb * kRow;
     float* const mine_scale = scratch_scale + static_cast<int64_t>(blockIdx.x) * cols.nb;
     const int nq = qhi - qlo + 1, chunks = cols.L / 8;
+    const BlockStager<T> stager{staged, staged + kStagedElems, x, cols, chunks};
+    stager.fetch(0);
+    int s = 0;  // staging step
     for (int q = blockIdx.x; q < cols.B * cols.d; q += gridDim.x) {
         const int c = q / cols.B;
-        const T* xc = x + cols.at(q);
         T* oc = out + cols.at(q);
-        const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
-        for (int j = 0; j < cols.nb; ++j) {
-            __syncthreads();  // every thread done with the buffer (and, j = 0, the previous column's scratch)
-            const float amax = stage_block(sm, xc, j, chunks, taps);
+        for (int j = 0; j < cols.nb; ++j, ++s) {
+            const T* xs = stager.begin(s);  // also: every thread done with the buffer
+            // per block: kept across the transforms, the taps' registers spilled
+            const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
+            const float amax = stage_block(sm, xs, j, chunks, taps);
             const ColumnScale cs = column_scale(block_max<PlanTc::kThreads>(amax));  // also the barrier
             fft::forward_tc<true>(sm, tables, cs.in);
-            store_half_spectrum(sm, mine + static_cast<int64_t>(j) * kRow);
-            if (threadIdx.x == 0) mine_scale[j] = cs.out;
+            if constexpr (kCausal) {
+                const int jlo = max(0, j - qhi);
+                const float smax = sum_scale(mine_scale, jlo, j - 1, cs.out);
+                const SumTerms t{mine, mine_scale, wspec, wscale, j, jlo, j - 1, c * nq, smax};
+                const bool keep = j + 1 < cols.nb && qhi >= 1;  // a later block reads A_j
+                causal_block_sum(sm, t, cs.out / smax * __ldg(wscale + c * nq), keep ? mine + int64_t{j} * kRow : nullptr);
+                if (threadIdx.x == 0) mine_scale[j] = cs.out;  // read by the later blocks, after barriers
+                __syncthreads();
+                fft::inverse_tc<true>(sm, tables);
+                write_block(sm, xs, oc, j, chunks, smax, __ldg(omega + c));
+            } else {
+                store_half_spectrum(sm, mine + static_cast<int64_t>(j) * kRow);
+                if (threadIdx.x == 0) mine_scale[j] = cs.out;
+            }
         }
-        const float om = omega[c];
-        for (int i = 0; i < cols.nb; ++i) {
-            __syncthreads();  // the scratch complete; every thread done with the buffer
-            const int jlo = max(0, i - qhi), jhi = min(cols.nb - 1, i - qlo);
-            float smax = 0.0f;
-            for (int j = jlo; j <= jhi; ++j) smax = fmaxf(smax, mine_scale[j]);
-            if (!(smax > 0.0f) || !isfinite(smax)) smax = 1.0f;  // non-finite data stays so through the sums
-            block_sum(sm, mine, mine_scale, wspec, wscale, i, jlo, jhi, c * nq - qlo, smax);
-            __syncthreads();
-            fft::inverse_tc<true>(sm, tables);
-            for (int m = threadIdx.x; m < kBlockChunks; m += PlanTc::kThreads) {
-                const int mc = i * kBlockChunks + m;
-                if (mc >= chunks) break;
-                float xv[8], y[8];
-                load8(xc + 8 * mc, xv);
-                const int s0 = PlanTc::pad(4 * m);
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const float2 g = sm[PlanTc::join(s0, e)];
-                    y[2 * e] = silu(fmaf(g.x, smax, om * xv[2 * e]));
-                    y[2 * e + 1] = silu(fmaf(g.y, smax, om * xv[2 * e + 1]));
-                }
-                store8(oc + 8 * mc, y);
+        if constexpr (!kCausal) {
+            const T* xc = x + cols.at(q);
+            for (int i = 0; i < cols.nb; ++i) {
+                __syncthreads();  // the scratch complete; every thread done with the buffer
+                const int jlo = max(0, i - qhi), jhi = min(cols.nb - 1, i - qlo);
+                const float smax = sum_scale(mine_scale, jlo, jhi, 0.0f);
+                block_sum(sm, SumTerms{mine, mine_scale, wspec, wscale, i, jlo, jhi, c * nq - qlo, smax});
+                __syncthreads();
+                fft::inverse_tc<true>(sm, tables);
+                write_block(sm, xc + i * kBlock, oc, i, chunks, smax, __ldg(omega + c));
             }
         }
     }
+    copy_column_wait();  // the last (empty) group
 }
 
 int64_t spectra_bytes(int64_t count) {  // count stored spectra, then their count floats
     return (int64_t{sizeof(__half2)} * kRow + int64_t{sizeof(float)}) * count;
 }
 
+// block_columns' shared memory: the transform's, then two staged x blocks (2-byte samples).
+constexpr int kColumnsSmem = kSmem + 2 * kStagedElems * 2;
+
 template <class Kernel>
-int64_t persistent_ctas(Kernel kernel, int64_t items) {
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem), "shared memory opt-in");
-    return std::max<int64_t>(1, std::min(items, resident_ctas(kernel, PlanTc::kThreads, kSmem)));
+int64_t persistent_ctas(Kernel kernel, int smem, int64_t items) {
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "shared memory opt-in");
+    return std::max<int64_t>(1, std::min(items, resident_ctas(kernel, PlanTc::kThreads, smem)));
 }
 
 void launch_window_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& p, const ConvArgs& a, void* dst) {
@@ -334,7 +484,7 @@ void launch_window_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& 
     auto* scale = reinterpret_cast<float*>(spec + items * kRow);
     const LagTaps taps{a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk,
                        static_cast<int>(std::min(p.Lk, p.L))};
-    const int64_t ctas = persistent_ctas(window_spectra, items);
+    const int64_t ctas = persistent_ctas(window_spectra, kSmem, items);
     window_spectra<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kSmem, stream>>>(
         spec, scale, taps, static_cast<int>(p.d), bp.qlo, bp.nq());
     check(cudaGetLastError(), "kernel window spectra launch");
@@ -348,14 +498,15 @@ void run_blocks_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, co
                               [&](float2* dst) { launch_window_spectra(stream, p, a, dst); });
     const auto* wspec = reinterpret_cast<const __half2*>(windows.get());
     const auto* wscale = reinterpret_cast<const float*>(wspec + d * nq * kRow);
-    const int64_t ctas = persistent_ctas(block_columns<T>, B * d);
+    const auto kernel = p.causal ? block_columns<T, true> : block_columns<T, false>;
+    const int64_t ctas = persistent_ctas(kernel, kColumnsSmem, B * d);
     DeviceBuffer scratch(static_cast<size_t>(spectra_bytes(ctas * bp.nb)), stream,
                          "short_long_conv (CUDA): block spectra");
     auto* bspec = scratch.as<__half2>();
     auto* bscale = reinterpret_cast<float*>(bspec + ctas * bp.nb * kRow);
     const ColumnsIo<T> io(a, B, L, d, stream);
     const Columns cols{static_cast<int>(B), static_cast<int>(d), static_cast<int>(L), bp.nb};
-    block_columns<T><<<static_cast<unsigned>(ctas), PlanTc::kThreads, kSmem, stream>>>(
+    kernel<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kColumnsSmem, stream>>>(
         io.x, io.out, wspec, wscale, bspec, bscale, a.short_w, a.short_b, a.omega, cols, p.ks, short_centre(p),
         bp.qlo, bp.qhi);
     check(cudaGetLastError(), "block columns launch");
@@ -376,7 +527,7 @@ bool blocks_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
         (void)cudaGetLastError();
         return false;
     }
-    return major >= 8 && optin >= kSmem;
+    return major >= 8 && optin >= kColumnsSmem;  // H100/H200: 227 KB; A100's 163 KB is short of it
 }
 
 int64_t blocks_spectra_bytes(const cpu::ShortLongConvParams& p) { return spectra_bytes(p.d * block_plan(p).nq()); }

@@ -26,6 +26,7 @@ struct ConvCase {
     int32_t dtype;
     Path path;
     bool channels_major = false;  // x and out [B, d, L] (CHELA_CONV_LAYOUT_BDL)
+    bool misaligned = false;      // x and out views one element into their allocations
 };
 
 void PrintTo(const ConvCase& c, std::ostream* os) {
@@ -37,7 +38,7 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
             : c.path == Path::kBlocks      ? " fft-blocks"
             : c.path == Path::kCluster     ? " fft-cluster"
                                            : " direct")
-        << (c.channels_major ? " [B,d,L]" : "");
+        << (c.channels_major ? " [B,d,L]" : "") << (c.misaligned ? " misaligned" : "");
 }
 
 class CudaConv : public CudaTest {
@@ -81,8 +82,9 @@ protected:
         HostTensor hx(io_shape, c.channels_major ? swap_last_two(x, c.B, c.L, c.d) : x, c.dtype),
             hws({c.d, c.ks}, ws, c.dtype), hbs({c.d}, bs, c.dtype), hwl({c.d, c.lk}, wl, c.dtype),
             hwr({c.d, c.lk}, wr, c.dtype), hom({c.d}, om, c.dtype), hout(io_shape, c.dtype), hcpu(io_shape, c.dtype);
-        chela_tensor* dout = to_device(hout);  // poisoned (NaN) before the call
-        EXPECT_CHELA_OK(chela_short_long_conv_in_layout(ctx, to_device(hx), to_device(hws), to_device(hbs),
+        auto place = [&](const HostTensor& h) { return c.misaligned ? to_device_at(h, 1) : to_device(h); };
+        chela_tensor* dout = place(hout);  // poisoned (NaN) before the call
+        EXPECT_CHELA_OK(chela_short_long_conv_in_layout(ctx, place(hx), to_device(hws), to_device(hbs),
                                                         to_device(hwl), c.causal ? nullptr : to_device(hwr),
                                                         to_device(hom), dout, c.causal, layout));
         EXPECT_CHELA_OK(chela_context_synchronize(ctx));
@@ -194,6 +196,15 @@ std::vector<ConvCase> cases() {
     out.push_back({2, 2048, 5, 3, 2048, true, CHELA_DTYPE_BF16, Path::kBlocks});
     out.push_back({1, 20000, 2, 3, 20000, false, CHELA_DTYPE_BF16, Path::kBlocks, true});
     out.push_back({1, 65536, 2, 3, 65536, true, CHELA_DTYPE_BF16, Path::kBlocks, true});
+    // x and out one element into their buffers (not 16-byte aligned): the column kernels' 16-byte
+    // accesses go through an aligned copy (channel-major) or the transposes (token rows); the direct
+    // path reads elements.
+    out.push_back({1, 20000, 2, 3, 20000, true, CHELA_DTYPE_BF16, Path::kBlocks, true, true});
+    out.push_back({1, 20000, 2, 3, 20000, false, CHELA_DTYPE_F16, Path::kBlocks, false, true});
+    out.push_back({2, 8193, 3, 3, 8193, true, CHELA_DTYPE_F16, Path::kTensorCores, true, true});
+    out.push_back({1, 36864, 1, 3, 36864, true, CHELA_DTYPE_BF16, Path::kCluster, true, true});
+    out.push_back({2, 257, 40, 5, 100, false, CHELA_DTYPE_BF16, Path::kDirect, false, true});
+    out.push_back({1, 4097, 8, 3, 4097, true, CHELA_DTYPE_BF16, Path::kCufft, true, true});
     return out;
 }
 

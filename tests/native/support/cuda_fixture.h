@@ -20,6 +20,7 @@ protected:
     void TearDown() override {
         for (auto& t : device_) chela_tensor_release(ctx, &t);
         device_.clear();
+        views_.clear();
         if (ctx) chela_context_destroy(ctx);
     }
     // A device copy of a host tensor (poisoned host outputs copy their NaNs too).
@@ -31,12 +32,32 @@ protected:
         device_.push_back(d);
         return &device_.back();
     }
+    // The same, starting `offset` elements into a larger allocation: a caller's view into the middle
+    // of a buffer (not 16-byte aligned for an odd offset at 2-byte dtypes).
+    chela_tensor* to_device_at(const HostTensor& h, int64_t offset) {
+        const chela_tensor* hv = h.view();
+        int64_t total = offset;
+        int64_t n = 1;
+        for (int32_t r = 0; r < hv->rank; ++r) n *= hv->shape[r];
+        total += n;
+        chela_tensor base{};
+        EXPECT_EQ(chela_tensor_allocate(ctx, hv->dtype, 1, &total, &base), CHELA_OK) << chela_last_error();
+        device_.push_back(base);
+        chela_tensor v = base;
+        v.rank = hv->rank;
+        for (int32_t r = 0; r < hv->rank; ++r) v.shape[r] = hv->shape[r];
+        v.data = static_cast<char*>(base.data) + offset * static_cast<int64_t>(chela_dtype_size(hv->dtype));
+        views_.push_back(v);
+        EXPECT_EQ(chela_tensor_copy(ctx, hv, &views_.back()), CHELA_OK) << chela_last_error();
+        return &views_.back();
+    }
     void to_host(const chela_tensor* d, HostTensor& h) {
         EXPECT_EQ(chela_tensor_copy(ctx, d, h.view()), CHELA_OK) << chela_last_error();
     }
 
     chela_context* ctx = nullptr;
     std::deque<chela_tensor> device_;
+    std::deque<chela_tensor> views_;  // into allocations of device_ (released with them)
 };
 
 }  // namespace chela::test
