@@ -135,6 +135,20 @@ __device__ __forceinline__ void store_half_spectrum(const float2* sm, __half2* r
     });
 }
 
+// Asks L2 for `bytes` (a multiple of 16) from the 16-byte aligned p on, in 16 KB requests by threads
+// `first` .. of the CTA: the data a later phase of this CTA reads, fetched while it transforms.
+// Hopper's bulk prefetch; a no-op before sm_90.
+__device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes, int first) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    constexpr int64_t kChunk = 16384;
+    const int64_t t = static_cast<int64_t>(threadIdx.x) - first;
+    if (t < 0 || t * kChunk >= bytes) return;
+    const auto size = static_cast<uint32_t>(std::min(kChunk, bytes - t * kChunk));
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(static_cast<const char*>(p) + t * kChunk), "r"(size)
+                 : "memory");
+#endif
+}
+
 // The long kernels as the windows read them: lag s >= 0 is wl[s] (s < K), lag s < 0 is wr[-s]
 // (bidirectional, -s < K), zero elsewhere.
 struct LagTaps {
@@ -174,11 +188,24 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     fft::fill_tables(tables);  // ordered before the transform by block_max's barrier
     const bool vec = taps.Lk % 8 == 0 && (reinterpret_cast<uintptr_t>(taps.wl) & 15) == 0;
     const float gain = PlanTc::kOneWayGain * PlanTc::gain() / (8.0f * static_cast<float>(kN));
+    // The causal taps of item i: lags max(0, qb - b) .. min(K, qb + b) - 1, one contiguous range.
+    auto taps_range = [&](int i, int64_t& first, int64_t& count) {
+        const int q = qlo + i % nq;
+        first = std::max(0, q * kBlock - kBlock);
+        count = std::max(0, std::min(taps.K, q * kBlock + kBlock) - static_cast<int>(first));
+        first += static_cast<int64_t>(i / nq) * taps.Lk;
+    };
+    const bool f32 = taps.wl_dtype == CHELA_DTYPE_F32;
     for (int item = blockIdx.x; item < d * nq; item += gridDim.x) {
         const int c = item / nq, q = qlo + item % nq;
         const bool half = taps.wr == nullptr && q == 0;
         const int64_t row = static_cast<int64_t>(c) * taps.Lk;
         __syncthreads();  // every thread done with the previous item's buffer
+        if (vec && f32 && item + gridDim.x < d * nq) {  // the next item's taps into L2 while this one runs
+            int64_t first, count;
+            taps_range(item + gridDim.x, first, count);
+            prefetch_l2(static_cast<const float*>(taps.wl) + first, count / 4 * 16, 0);
+        }
         float amax = 0.0f;
 #pragma unroll 2
         for (int m = threadIdx.x; m < (half ? kBlockChunks : 2 * kBlockChunks); m += PlanTc::kThreads) {
@@ -353,12 +380,12 @@ __device__ __forceinline__ void causal_block_sum(float2* sm, const SumTerms& t, 
     for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
         float2 zk[n], zk2[n], ak[n], ak2[n], hk[n], hk2[n], yk[n], yk2[n];
+        load_members(g_own, p, hk, hk2);  // global first: the longer wait
 #pragma unroll
         for (int e = 0; e < n; ++e) {
             zk[e] = sm[p.sk[e]];
             zk2[e] = sm[p.sk2[e]];
         }
-        load_members(g_own, p, hk, hk2);
 #pragma unroll
         for (int e = 0; e < n; ++e) {
             fft::real_spectrum_pair(zk[e], zk2[e], p.w[e], ak[e], ak2[e]);
@@ -428,6 +455,8 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
         T* oc = out + cols.at(q);
         for (int j = 0; j < cols.nb; ++j, ++s) {
             const T* xs = stager.begin(s);  // also: every thread done with the buffer
+            // Causal: window j is first read by this block's sum (windows < j were read before).
+            if (kCausal && j <= qhi) prefetch_l2(wspec + (static_cast<int64_t>(c) * nq + j) * kRow, int64_t{kRow} * 4, 0);
             // per block: kept across the transforms, the taps' registers spilled
             const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
             const float amax = stage_block(sm, xs, j, chunks, taps);
