@@ -17,8 +17,9 @@
 // transform is the half-zero or full one-CTA transform, so the work is the one-CTA kernel's: per
 // channel and block one forward of x, one of the kernel window, one inverse.
 // Two launches, persistent CTAs (tables built once per CTA):
-//   window_spectra  per (channel, q): g_q -> its half spectrum (B-independent; a loaded model
-//                   caches it: SpectraCache),
+//   window_spectra  per channel: the windows' half spectra G_q = H_q + (-1)^k H_(q-1) from the
+//                   partitions' half-zero transforms (B-independent; a loaded model caches them:
+//                   SpectraCache),
 //   block_columns   per column: every block's half spectrum A_j into the CTA's own scratch, then per
 //                   output block the sum of products, packed back, inverse, skip + SiLU.
 // The half spectra (real_spectrum_pair's 2X[k], k = 0 .. N) are stored as fp16 pairs with a float
@@ -74,8 +75,9 @@ static_assert(PlanTc::kThreads == 512 && kPairBatch == 4, "bin_slot follows for_
 __device__ __forceinline__ int bin_slot(int k) {
     return k == kN / 2 ? k : (k & ~2047) | ((k & 511) << 2) | ((k >> 9) & 3);
 }
+template <bool kReadOnly>
 __device__ __forceinline__ void load_bins(const __half2* p, float2 (&v)[4]) {
-    const uint4 u = *reinterpret_cast<const uint4*>(p);
+    const uint4 u = kReadOnly ? __ldg(reinterpret_cast<const uint4*>(p)) : *reinterpret_cast<const uint4*>(p);
     v[0] = __half22float2(fft::as_half2(u.x)), v[1] = __half22float2(fft::as_half2(u.y));
     v[2] = __half22float2(fft::as_half2(u.z)), v[3] = __half22float2(fft::as_half2(u.w));
 }
@@ -84,19 +86,21 @@ __device__ __forceinline__ void store_bins(__half2* p, const float2 (&v)[4]) {
                                               fft::as_word(__float22half2_rn(v[2])), fft::as_word(__float22half2_rn(v[3])));
 }
 // The members of a batch of pairs from a stored spectrum (lo and hi at bin_slot of the batch).
-template <class Pairs>
+// kReadOnly: a row no thread writes during the kernel (the windows): read through the
+// non-coherent path, which the compiler may also move ahead of the shared-memory stores around it.
+template <bool kReadOnly = false, class Pairs>
 __device__ __forceinline__ void load_members(const __half2* row, const Pairs& p, float2 (&a)[Pairs::kCount],
                                              float2 (&b)[Pairs::kCount]) {
     if constexpr (Pairs::kCount == 4) {
         const int s = bin_slot(p.k[0]);
-        load_bins(row + s, a);
-        load_bins(row + kHalf + s, b);
+        load_bins<kReadOnly>(row + s, a);
+        load_bins<kReadOnly>(row + kHalf + s, b);
     } else {
 #pragma unroll
         for (int e = 0; e < Pairs::kCount; ++e) {
             const int s = bin_slot(p.k[e]);
-            a[e] = __half22float2(row[s]);
-            b[e] = __half22float2(row[kHalf + s]);
+            a[e] = __half22float2(kReadOnly ? __ldg(row + s) : row[s]);
+            b[e] = __half22float2(kReadOnly ? __ldg(row + kHalf + s) : row[kHalf + s]);
         }
     }
 }
@@ -177,53 +181,86 @@ __device__ __forceinline__ void lag_taps8(const LagTaps& t, int64_t row, int s0,
     }
 }
 
-// Per (channel c, window q), item = c nq + (q - qlo): g_q's half spectrum into spec[item] and the
-// factor it is read with into scale[item]: the transform's column scale, its unitary scaling and
-// the columns' forward + inverse gain, 1/(8N) (kernel_spectra's factors in conv_fft_chip.cu).
-// Causal q = 0 has no taps in its second half (negative lags): the half-zero transform.
+// Per channel c, persistent CTAs: the windows' half spectra G_q (q = qlo .. qhi) into the rows
+// spec[c nq + q - qlo] and the factors they are read with into scale[...]: each window's column
+// scale, the transforms' unitary scaling and the columns' forward + inverse gain, 1/(8N)
+// (kernel_spectra's factors in conv_fft_chip.cu).
+// A window is two partitions: g_q = [h_q | h_(q-1)] with h_p the taps at lags pb .. pb + b - 1, so
+// G_q = H_q + (-1)^k H_(q-1) (the second half is a shift by b), H_p the half-zero transform of h_p.
+// The CTA walks q upwards with H_(q-1) kept in shared memory (fp16 pairs, 64 KB), one half-zero
+// transform per window instead of a full one (plus H_(qlo-1) first where anti-causal taps reach it;
+// causal taps have none before lag 0). Before (run 72): one full transform per (channel, q) item,
+// 0.391 ms at B1 C1024 L65536.
 __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     window_spectra(__half2* __restrict__ spec, float* __restrict__ scale, LagTaps taps, int d, int qlo, int nq) {
-    extern __shared__ float2 sm[];  // the FFT buffer, then the transform's tables
+    extern __shared__ float2 sm[];  // the FFT buffer, the transform's tables, H_(q-1)
     auto* tables = reinterpret_cast<fft::TcTables*>(sm + PlanTc::kSmemBytes / 8);
+    auto* prev = reinterpret_cast<__half2*>(reinterpret_cast<char*>(tables) + sizeof(fft::TcTables));
     fft::fill_tables(tables);  // ordered before the transform by block_max's barrier
     const bool vec = taps.Lk % 8 == 0 && (reinterpret_cast<uintptr_t>(taps.wl) & 15) == 0;
+    const bool l2_ahead = vec && taps.wl_dtype == CHELA_DTYPE_F32;
     const float gain = PlanTc::kOneWayGain * PlanTc::gain() / (8.0f * static_cast<float>(kN));
-    // The causal taps of item i: lags max(0, qb - b) .. min(K, qb + b) - 1, one contiguous range.
-    auto taps_range = [&](int i, int64_t& first, int64_t& count) {
-        const int q = qlo + i % nq;
-        first = std::max(0, q * kBlock - kBlock);
-        count = std::max(0, std::min(taps.K, q * kBlock + kBlock) - static_cast<int>(first));
-        first += static_cast<int64_t>(i / nq) * taps.Lk;
+    const int qhi = qlo + nq - 1, q0 = taps.wr == nullptr ? qlo : qlo - 1;
+    // The causal taps of partition p of channel c into L2 (a contiguous range of wl's row).
+    auto prefetch_partition = [&](int cc, int pp) {
+        const int first = pp * kBlock, count = std::min(taps.K, first + kBlock) - first;
+        if (l2_ahead && cc < d && pp >= 0 && count > 0)
+            prefetch_l2(static_cast<const float*>(taps.wl) + static_cast<int64_t>(cc) * taps.Lk + first,
+                        int64_t{count} / 4 * 16, 0);
     };
-    const bool f32 = taps.wl_dtype == CHELA_DTYPE_F32;
-    for (int item = blockIdx.x; item < d * nq; item += gridDim.x) {
-        const int c = item / nq, q = qlo + item % nq;
-        const bool half = taps.wr == nullptr && q == 0;
+    for (int c = blockIdx.x; c < d; c += gridDim.x) {
         const int64_t row = static_cast<int64_t>(c) * taps.Lk;
-        __syncthreads();  // every thread done with the previous item's buffer
-        if (vec && f32 && item + gridDim.x < d * nq) {  // the next item's taps into L2 while this one runs
-            int64_t first, count;
-            taps_range(item + gridDim.x, first, count);
-            prefetch_l2(static_cast<const float*>(taps.wl) + first, count / 4 * 16, 0);
-        }
-        float amax = 0.0f;
-#pragma unroll 2
-        for (int m = threadIdx.x; m < (half ? kBlockChunks : 2 * kBlockChunks); m += PlanTc::kThreads) {
-            const int r0 = 8 * m;  // samples r0 .. r0 + 7 of the window (never across its halves)
-            float v[8];
-            lag_taps8(taps, row, q * kBlock + r0 - (r0 < kBlock ? 0 : 2 * kBlock), vec, v);
-            const int s0 = PlanTc::pad(4 * m);
+        float prev_scale = 0.0f;  // H_(q-1)'s column scale; 0: none (zero taps)
+        for (int q = q0; q <= qhi; ++q) {
+            __syncthreads();  // every thread done with the buffer and with prev
+            if (q < qhi) prefetch_partition(c, q + 1);
+            else prefetch_partition(c + gridDim.x, q0);
+            float amax = 0.0f;
+#pragma unroll  // four chunks per thread: all their loads in flight
+            for (int m = threadIdx.x; m < kBlockChunks; m += PlanTc::kThreads) {
+                float v[8];
+                lag_taps8(taps, row, q * kBlock + 8 * m, vec, v);
+                const int s0 = PlanTc::pad(4 * m);
 #pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                sm[PlanTc::join(s0, j)] = make_float2(v[2 * j], v[2 * j + 1]);
-                amax = fmaxf(amax, fmaxf(fabsf(v[2 * j]), fabsf(v[2 * j + 1])));
+                for (int j = 0; j < 4; ++j) {
+                    sm[PlanTc::join(s0, j)] = make_float2(v[2 * j], v[2 * j + 1]);
+                    amax = fmaxf(amax, fmaxf(fabsf(v[2 * j]), fabsf(v[2 * j + 1])));
+                }
             }
+            const ColumnScale cs = column_scale(block_max<PlanTc::kThreads>(amax));  // also the barrier
+            fft::forward_tc<true>(sm, tables, cs.in);
+            const bool window = q >= qlo, has_prev = prev_scale > 0.0f;
+            const float wsum = fmaxf(cs.out, prev_scale), own = cs.out / wsum, back = prev_scale / wsum;
+            __half2* g = spec + (static_cast<int64_t>(c) * nq + (q - qlo)) * kRow;
+            for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
+                constexpr int n = std::decay_t<decltype(p)>::kCount;
+                float2 zk[n], zk2[n], h[n], h2[n], hp[n], hp2[n];
+#pragma unroll
+                for (int e = 0; e < n; ++e) {
+                    zk[e] = sm[p.sk[e]];
+                    zk2[e] = sm[p.sk2[e]];
+                }
+                if (window && has_prev) load_members(prev, p, hp, hp2);  // H_(q-1): this thread's bins
+#pragma unroll
+                for (int e = 0; e < n; ++e) fft::real_spectrum_pair(zk[e], zk2[e], p.w[e], h[e], h2[e]);
+                if (window) {
+                    float2 gk[n], gk2[n];
+#pragma unroll
+                    for (int e = 0; e < n; ++e) {
+                        // (-1)^k, the same for both members (N is even)
+                        const float sb = has_prev ? ((p.k[e] & 1) ? -back : back) : 0.0f;
+                        gk[e] = make_float2(own * h[e].x + (has_prev ? sb * hp[e].x : 0.0f),
+                                            own * h[e].y + (has_prev ? sb * hp[e].y : 0.0f));
+                        gk2[e] = make_float2(own * h2[e].x + (has_prev ? sb * hp2[e].x : 0.0f),
+                                             own * h2[e].y + (has_prev ? sb * hp2[e].y : 0.0f));
+                    }
+                    store_members(g, p, gk, gk2);
+                }
+                store_members(prev, p, h, h2);  // H_q for the next window (same bins: read before)
+            });
+            if (window && threadIdx.x == 0) scale[c * nq + (q - qlo)] = wsum * gain;
+            prev_scale = cs.out;
         }
-        const ColumnScale cs = column_scale(block_max<PlanTc::kThreads>(amax));  // also the barrier
-        if (half) fft::forward_tc<true>(sm, tables, cs.in);
-        else fft::forward_tc<false>(sm, tables, cs.in);
-        store_half_spectrum(sm, spec + static_cast<int64_t>(item) * kRow);
-        if (threadIdx.x == 0) scale[item] = cs.out * gain;
     }
 }
 
@@ -339,7 +376,7 @@ __device__ __forceinline__ void add_terms(const SumTerms& t, const Pairs& p, flo
         const float coef = t.mine_scale[j] / t.smax * __ldg(t.wscale + g);
         float2 ak[n], ak2[n], hk[n], hk2[n];
         load_members(t.mine + static_cast<int64_t>(j) * kRow, p, ak, ak2);
-        load_members(t.wspec + static_cast<int64_t>(g) * kRow, p, hk, hk2);
+        load_members<true>(t.wspec + static_cast<int64_t>(g) * kRow, p, hk, hk2);
 #pragma unroll
         for (int e = 0; e < n; ++e) {
             const float2 u = fft::cmul(ak[e], hk[e]), v = fft::cmul(ak2[e], hk2[e]);
@@ -380,7 +417,7 @@ __device__ __forceinline__ void causal_block_sum(float2* sm, const SumTerms& t, 
     for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
         float2 zk[n], zk2[n], ak[n], ak2[n], hk[n], hk2[n], yk[n], yk2[n];
-        load_members(g_own, p, hk, hk2);  // global first: the longer wait
+        load_members<true>(g_own, p, hk, hk2);  // global first: the longer wait
 #pragma unroll
         for (int e = 0; e < n; ++e) {
             zk[e] = sm[p.sk[e]];
@@ -497,8 +534,10 @@ int64_t spectra_bytes(int64_t count) {  // count stored spectra, then their coun
     return (int64_t{sizeof(__half2)} * kRow + int64_t{sizeof(float)}) * count;
 }
 
-// block_columns' shared memory: the transform's, then two staged x blocks (2-byte samples).
+// block_columns' shared memory: the transform's, then two staged x blocks (2-byte samples);
+// window_spectra's: the transform's, then one stored half spectrum.
 constexpr int kColumnsSmem = kSmem + 2 * kStagedElems * 2;
+constexpr int kWindowsSmem = kSmem + kRow * static_cast<int>(sizeof(__half2));
 
 template <class Kernel>
 int64_t persistent_ctas(Kernel kernel, int smem, int64_t items) {
@@ -513,8 +552,8 @@ void launch_window_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& 
     auto* scale = reinterpret_cast<float*>(spec + items * kRow);
     const LagTaps taps{a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk,
                        static_cast<int>(std::min(p.Lk, p.L))};
-    const int64_t ctas = persistent_ctas(window_spectra, kSmem, items);
-    window_spectra<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kSmem, stream>>>(
+    const int64_t ctas = persistent_ctas(window_spectra, kWindowsSmem, p.d);
+    window_spectra<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kWindowsSmem, stream>>>(
         spec, scale, taps, static_cast<int>(p.d), bp.qlo, bp.nq());
     check(cudaGetLastError(), "kernel window spectra launch");
 }
@@ -556,7 +595,7 @@ bool blocks_fft_fits(int device, const cpu::ShortLongConvParams& p, int dtype) {
         (void)cudaGetLastError();
         return false;
     }
-    return major >= 8 && optin >= kColumnsSmem;  // H100/H200: 227 KB; A100's 163 KB is short of it
+    return major >= 8 && optin >= std::max(kColumnsSmem, kWindowsSmem);  // H100/H200: 227 KB; A100's 163 KB is short of it
 }
 
 int64_t blocks_spectra_bytes(const cpu::ShortLongConvParams& p) { return spectra_bytes(p.d * block_plan(p).nq()); }

@@ -57,19 +57,29 @@ void short_long_conv(int device, void* stream_ptr, const cpu::ShortLongConvParam
     conv::check(cudaSetDevice(device), "cudaSetDevice");
     auto stream = static_cast<cudaStream_t>(stream_ptr);
 
-    // ws [d, ks] | bs [d] | omega [d], f32.
+    // ws [d, ks] | bs [d] | omega [d] in f32: the caller's tensors where they are f32 already, else
+    // converted into one buffer (three small launches that a call with f32 weights skips).
     const int64_t nw = p.d * p.ks;
     conv::DeviceBuffer params(sizeof(float) * (nw + 2 * p.d), stream, "short_long_conv (CUDA): parameter buffer");
-    float* ws = params.as<float>();
-    float* bs = ws + nw;
-    float* om = bs + p.d;
-    const struct { float* dst; const void* src; int dtype; int64_t n; } casts[] = {
-        {ws, t.short_w, t.w_dtypes[0], nw}, {bs, t.short_b, t.w_dtypes[1], p.d}, {om, t.omega, t.w_dtypes[4], p.d}};
+    struct Cast {
+        float* dst;
+        const void* src;
+        int dtype;
+        int64_t n;
+        const float* f32() const { return dtype == CHELA_DTYPE_F32 ? static_cast<const float*>(src) : dst; }
+    };
+    const Cast casts[] = {{params.as<float>(), t.short_w, t.w_dtypes[0], nw},
+                          {params.as<float>() + nw, t.short_b, t.w_dtypes[1], p.d},
+                          {params.as<float>() + nw + p.d, t.omega, t.w_dtypes[4], p.d}};
     for (const auto& c : casts) {
+        if (c.dtype == CHELA_DTYPE_F32) continue;
         to_f32<<<static_cast<unsigned>(std::min<int64_t>((c.n + 255) / 256, 1024)), 256, 0, stream>>>(c.dst, c.src,
                                                                                                       c.dtype, c.n);
         conv::check(cudaGetLastError(), "parameter conversion launch");
     }
+    const float* ws = casts[0].f32();
+    const float* bs = casts[1].f32();
+    const float* om = casts[2].f32();
 
     conv::ConvArgs a{};
     a.x = t.x;

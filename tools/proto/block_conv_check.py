@@ -7,7 +7,8 @@ n < b, h[qb + n - 2b] for n >= b) go through a 2b-sample real transform (b packe
 output block i is the first half of the inverse of sum_j A_j G_(i-j). The spectra are the unpacked
 half spectra (real_spectrum_pair: 2X[k], 2X[N-k]); the sum is packed back once (real_pack_pair).
 Checked against the direct convolution for causal and bidirectional kernels, K < L, K = L, partial
-last blocks. Scale convention of the fp32 passes: the windows' spectra carry 1/(8N), the inverse is
+last blocks; also that each window's spectrum is H_q + (-1)^k H_(q-1) from the partitions' half-zero
+transforms (how window_spectra forms it). Scale convention of the fp32 passes: the windows' spectra carry 1/(8N), the inverse is
 unnormalised (N ifft).
 Run: python3 tools/proto/block_conv_check.py
 """
@@ -68,6 +69,11 @@ def block_conv(a, h_causal, h_anti, b):
     for q in range(qlo, qhi + 1):
         g = np.array([h(q * b + n) if n < b else h(q * b + n - 2 * b) for n in range(2 * b)])
         G[q] = spectrum_pairs(packed_fft(g)) / (8 * N)
+        # window_spectra's way: G_q = H_q + (-1)^k H_(q-1), H_p the half-zero transform of partition p
+        H = [spectrum_pairs(packed_fft(np.concatenate([[h(p * b + n) for n in range(b)], np.zeros(b)])))
+             for p in (q, q - 1)]
+        sign = (-1.0) ** np.arange(N + 1)
+        assert np.allclose(G[q], (H[0] + sign * H[1]) / (8 * N), rtol=0, atol=1e-12), q
     A = []
     for j in range(nb):
         blk = np.zeros(2 * b)
