@@ -212,11 +212,16 @@ __device__ __forceinline__ float block_max(float v) {
 
 // The tensor-core transform reads fp16 operands: a column is multiplied by `in` (|a| <= 1 after)
 // as the first stage loads it and the result by `out`. Zeros stay zeros, non-finite data stays so.
+// `in` stops at 2^100: 1/amax of a column of denormals (a long kernel decayed to 1e-40 in its later
+// partitions, conv_fft_blocks.cu) is infinite in f32, and inf x 0 made the whole column NaN (run 75);
+// values that small round to zero in fp16 either way.
 struct ColumnScale {
     float in = 1.0f, out = 1.0f;
 };
 __device__ __forceinline__ ColumnScale column_scale(float amax) {
     if (!(amax > 0.0f) || !isfinite(amax)) return {};
+    constexpr float kMaxIn = 1.2676506e30f;  // 2^100
+    if (amax < 1.0f / kMaxIn) return {kMaxIn, 1.0f / kMaxIn};
     return {1.0f / amax, amax};
 }
 

@@ -6,6 +6,7 @@
 #include "reference/short_long_conv_ref.h"
 #include "support/cuda_fixture.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -27,6 +28,7 @@ struct ConvCase {
     Path path;
     bool channels_major = false;  // x and out [B, d, L] (CHELA_CONV_LAYOUT_BDL)
     bool misaligned = false;      // x and out views one element into their allocations
+    float tau = 0.0f;             // > 0: long taps decay as exp(-lag / tau) (to denormals, then zero)
 };
 
 void PrintTo(const ConvCase& c, std::ostream* os) {
@@ -38,7 +40,8 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
             : c.path == Path::kBlocks      ? " fft-blocks"
             : c.path == Path::kCluster     ? " fft-cluster"
                                            : " direct")
-        << (c.channels_major ? " [B,d,L]" : "") << (c.misaligned ? " misaligned" : "");
+        << (c.channels_major ? " [B,d,L]" : "") << (c.misaligned ? " misaligned" : "")
+        << (c.tau > 0 ? " decaying" : "");
 }
 
 class CudaConv : public CudaTest {
@@ -71,8 +74,13 @@ protected:
         const auto x = round_through(randn(static_cast<size_t>(c.B * c.L * c.d), 11), c.dtype);
         const auto ws = round_through(randn(static_cast<size_t>(c.d * c.ks), 12, 0.5f), c.dtype);
         const auto bs = round_through(randn(static_cast<size_t>(c.d), 13, 0.1f), c.dtype);
-        const auto wl = round_through(randn(static_cast<size_t>(c.d * c.lk), 14, wscale), c.dtype);
-        const auto wr = round_through(randn(wl.size(), 15, wscale), c.dtype);
+        auto decay = [&](std::vector<float> w) {
+            for (size_t i = 0; c.tau > 0 && i < w.size(); ++i)
+                w[i] *= std::exp(-static_cast<float>(i % static_cast<size_t>(c.lk)) / c.tau);
+            return w;
+        };
+        const auto wl = round_through(decay(randn(static_cast<size_t>(c.d * c.lk), 14, wscale)), c.dtype);
+        const auto wr = round_through(decay(randn(wl.size(), 15, wscale)), c.dtype);
         const auto om = round_through(randn(static_cast<size_t>(c.d), 16), c.dtype);
         // Channel-major calls get x as [B, d, L] and give out back as [B, d, L], checked as [B, L, d].
         const int32_t layout = c.channels_major ? CHELA_CONV_LAYOUT_BDL : CHELA_CONV_LAYOUT_BLD;
@@ -205,6 +213,14 @@ std::vector<ConvCase> cases() {
     out.push_back({1, 36864, 1, 3, 36864, true, CHELA_DTYPE_BF16, Path::kCluster, true, true});
     out.push_back({2, 257, 40, 5, 100, false, CHELA_DTYPE_BF16, Path::kDirect, false, true});
     out.push_back({1, 4097, 8, 3, 4097, true, CHELA_DTYPE_BF16, Path::kCufft, true, true});
+    // Long kernels that decay to denormals (exp(-lag / 195): about 1e-39 in the block path's second
+    // partition, as the reference model's initial kernels do) and then to zero: the transform's
+    // column scale must stay finite (run 75 made whole columns NaN); both directions, every
+    // on-chip path.
+    out.push_back({1, 40000, 3, 3, 40000, true, CHELA_DTYPE_BF16, Path::kBlocks, true, false, 195.0f});
+    out.push_back({1, 40000, 3, 5, 40000, false, CHELA_DTYPE_BF16, Path::kBlocks, true, false, 195.0f});
+    out.push_back({1, 36864, 2, 3, 36864, true, CHELA_DTYPE_BF16, Path::kCluster, true, false, 195.0f});
+    out.push_back({2, 16384, 3, 3, 16384, true, CHELA_DTYPE_BF16, Path::kTensorCores, true, false, 195.0f});
     return out;
 }
 
