@@ -260,16 +260,9 @@ struct ShortTaps {
     static bool fits(int ks, int centre) { return ks - 1 - centre <= kReach && centre <= kReach; }
 };
 
-// a = SiLU(short conv) at the eight samples of chunk m (of `chunks`) of the column x (shared or
-// global memory, 16-byte aligned chunks): the chunk and its neighbours for the halo.
-template <typename T>
-__device__ __forceinline__ void chunk_activations(const T* x, int m, int chunks, const ShortTaps& taps, float (&a)[8]) {
-    float cur[8], prev[8], next[8];
-    load8(x + 8 * m, cur);
-#pragma unroll
-    for (int o = 0; o < 8; ++o) prev[o] = next[o] = 0.0f;
-    if (m > 0) load8(x + 8 * m - 8, prev);
-    if (taps.centre > 0 && m + 1 < chunks) load8(x + 8 * m + 8, next);
+// a = SiLU(short conv) at the eight samples cur, with the chunks either side (prev, next) as halo.
+__device__ __forceinline__ void short_conv_silu8(const float (&prev)[8], const float (&cur)[8], const float (&next)[8],
+                                                 const ShortTaps& taps, float (&a)[8]) {
     float v[8 + 2 * kReach];
 #pragma unroll
     for (int o = 0; o < kReach; ++o) {
@@ -283,6 +276,33 @@ __device__ __forceinline__ void chunk_activations(const T* x, int m, int chunks,
     else short_conv8<kReach, 0>(v, taps.u, taps.bias, a);
 #pragma unroll
     for (int o = 0; o < 8; ++o) a[o] = silu(a[o]);
+}
+
+// The same at chunk m (of `chunks`) of the column x (shared or global memory, 16-byte aligned
+// chunks), zero halo past the column's ends.
+template <typename T>
+__device__ __forceinline__ void chunk_activations(const T* x, int m, int chunks, const ShortTaps& taps, float (&a)[8]) {
+    float cur[8], prev[8], next[8];
+    load8(x + 8 * m, cur);
+#pragma unroll
+    for (int o = 0; o < 8; ++o) prev[o] = next[o] = 0.0f;
+    if (m > 0) load8(x + 8 * m - 8, prev);
+    if (taps.centre > 0 && m + 1 < chunks) load8(x + 8 * m + 8, next);
+    short_conv_silu8(prev, cur, next, taps, a);
+}
+
+// SiLU(g * scale + omega x) of the eight samples of chunk m from the transformed buffer (points
+// 4m .. 4m+3 at slots join(pad(4m), e)) and x.
+template <class P>
+__device__ __forceinline__ void output_chunk(const float2* sm, int m, const float (&x)[8], float scale, float om,
+                                             float (&y)[8]) {
+    const int s0 = P::pad(4 * m);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        const float2 g = sm[P::join(s0, e)];
+        y[2 * e] = silu(fmaf(g.x, scale, om * x[2 * e]));
+        y[2 * e + 1] = silu(fmaf(g.y, scale, om * x[2 * e + 1]));
+    }
 }
 
 // [B, R, Cc] -> [B, Cc, R] through a 64 x 64 shared tile, 32 x 8 threads; each thread moves two

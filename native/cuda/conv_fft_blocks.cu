@@ -319,19 +319,7 @@ __device__ __forceinline__ void staged_activations(const T* xs, int m, const Sho
     load8(xs + 8 * m - 8, prev);
     load8(xs + 8 * m, cur);
     load8(xs + 8 * m + 8, next);
-    float v[8 + 2 * kReach];
-#pragma unroll
-    for (int o = 0; o < kReach; ++o) {
-        v[o] = prev[8 - kReach + o];
-        v[kReach + 8 + o] = next[o];
-    }
-#pragma unroll
-    for (int o = 0; o < 8; ++o) v[kReach + o] = cur[o];
-    if (taps.centre != 0) short_conv8<kReach, kReach>(v, taps.u, taps.bias, a);
-    else if (taps.back <= 2) short_conv8<2, 0>(v, taps.u, taps.bias, a);
-    else short_conv8<kReach, 0>(v, taps.u, taps.bias, a);
-#pragma unroll
-    for (int o = 0; o < 8; ++o) a[o] = silu(a[o]);
+    short_conv_silu8(prev, cur, next, taps, a);
 }
 
 // Block j (staged at xs) -> A = SiLU(short conv) as packed points into the buffer's first half (the
@@ -444,13 +432,7 @@ __device__ __forceinline__ void write_block(const float2* sm, const T* xs, T* oc
         if (mc >= chunks) break;
         float xv[8], y[8];
         load8(xs + 8 * m, xv);
-        const int s0 = PlanTc::pad(4 * m);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            const float2 g = sm[PlanTc::join(s0, e)];
-            y[2 * e] = silu(fmaf(g.x, smax, om * xv[2 * e]));
-            y[2 * e + 1] = silu(fmaf(g.y, smax, om * xv[2 * e + 1]));
-        }
+        output_chunk<PlanTc>(sm, m, xv, smax, om, y);
         store8(oc + 8 * mc, y);
     }
 }

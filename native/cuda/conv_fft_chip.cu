@@ -202,13 +202,7 @@ __device__ __forceinline__ void write_output(const float2* sm, T* xs, T* col, in
         for (int m = threadIdx.x; m < L / 8; m += blockDim.x) {
             float x[8], y[8];
             load8(xs + 8 * m, x);
-            const int s0 = P::pad(4 * m);
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                const float2 g = sm[P::join(s0, j)];
-                y[2 * j] = silu(fmaf(g.x, unscale, om * x[2 * j]));
-                y[2 * j + 1] = silu(fmaf(g.y, unscale, om * x[2 * j + 1]));
-            }
+            output_chunk<P>(sm, m, x, unscale, om, y);
             store8(col + 8 * m, y);
         }
         return;
