@@ -177,6 +177,17 @@ __device__ __forceinline__ void load8_any(const void* p, int dtype, int64_t i, f
     else load8(static_cast<const float*>(p) + i, v);
 }
 
+// The channels' long kernels as the spectrum steps read them: causal taps wl [d, Lk] (lag s >= 0 is
+// wl[s]), anti-causal taps wr (null: causal; lag -s is wr[s]), K = min(Lk, L) taps used.
+struct LongTaps {
+    const void* wl = nullptr;
+    int wl_dtype = 0;
+    const void* wr = nullptr;
+    int wr_dtype = 0;
+    int64_t Lk = 0;
+    int K = 0;
+};
+
 // Eight samples m0 .. m0+7 of a channel's length-n circular long kernel h (row: the channel's
 // first tap): causal taps at 0..K-1, anti-causal taps (wr, may be null) at n-1 .. n-K+1, zeros
 // between. Whole causal chunks are one or two 16-byte loads where `vec` (aligned rows; run 41:

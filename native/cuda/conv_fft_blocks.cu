@@ -153,18 +153,9 @@ __device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes, int fi
 #endif
 }
 
-// The long kernels as the windows read them: lag s >= 0 is wl[s] (s < K), lag s < 0 is wr[-s]
-// (bidirectional, -s < K), zero elsewhere.
-struct LagTaps {
-    const void* wl = nullptr;
-    int wl_dtype = 0;
-    const void* wr = nullptr;
-    int wr_dtype = 0;
-    int64_t Lk = 0;
-    int K = 0;
-};
-// h at lags s0 .. s0 + 7 of the channel whose taps start at `row`.
-__device__ __forceinline__ void lag_taps8(const LagTaps& t, int64_t row, int s0, bool vec, float (&v)[8]) {
+// h at lags s0 .. s0 + 7 of the channel whose taps start at `row` (zero outside (-K, K), and at
+// negative lags when causal).
+__device__ __forceinline__ void lag_taps8(const LongTaps& t, int64_t row, int s0, bool vec, float (&v)[8]) {
     if (vec && s0 >= 0 && s0 + 8 <= t.K) {
         load8_any(t.wl, t.wl_dtype, row + s0, v);
         return;
@@ -192,7 +183,7 @@ __device__ __forceinline__ void lag_taps8(const LagTaps& t, int64_t row, int s0,
 // causal taps have none before lag 0). Before (run 72): one full transform per (channel, q) item,
 // 0.391 ms at B1 C1024 L65536.
 __global__ void __launch_bounds__(PlanTc::kThreads, 1)
-    window_spectra(__half2* __restrict__ spec, float* __restrict__ scale, LagTaps taps, int d, int qlo, int nq) {
+    window_spectra(__half2* __restrict__ spec, float* __restrict__ scale, LongTaps taps, int d, int qlo, int nq) {
     extern __shared__ float2 sm[];  // the FFT buffer, the transform's tables, H_(q-1)
     auto* tables = reinterpret_cast<fft::TcTables*>(sm + PlanTc::kSmemBytes / 8);
     auto* prev = reinterpret_cast<__half2*>(reinterpret_cast<char*>(tables) + sizeof(fft::TcTables));
@@ -532,7 +523,7 @@ void launch_window_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& 
     const int64_t items = p.d * bp.nq();
     auto* spec = static_cast<__half2*>(dst);
     auto* scale = reinterpret_cast<float*>(spec + items * kRow);
-    const LagTaps taps{a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk,
+    const LongTaps taps{a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk,
                        static_cast<int>(std::min(p.Lk, p.L))};
     const int64_t ctas = persistent_ctas(window_spectra, kWindowsSmem, p.d);
     window_spectra<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kWindowsSmem, stream>>>(

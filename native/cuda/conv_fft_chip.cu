@@ -41,16 +41,6 @@ constexpr int64_t column_smem_bytes(int log_n, int64_t L, int64_t elem_bytes, bo
     return fft_smem_bytes(log_n, tc) + staged_column_bytes(L, elem_bytes);
 }
 
-// The channels' long kernels as the spectrum step reads them: causal taps wl [d, Lk], anti-causal
-// taps wr (null: causal), K = min(Lk, L) taps used.
-struct LongTaps {
-    const void* wl = nullptr;
-    int wl_dtype = 0;
-    const void* wr = nullptr;
-    int wr_dtype = 0;
-    int64_t Lk = 0;
-    int K = 0;
-};
 
 // Step 1 for channel c: the padded long kernels (causal taps at 0..K-1, anti-causal at
 // 2N-1..2N-K+1) -> half spectrum H[0..N] in natural order into spectra[c] ([N + 1] float2), scaled
