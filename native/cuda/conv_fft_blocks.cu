@@ -467,7 +467,7 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
             const T* xs = stager.begin(s);  // also: every thread done with the buffer
             // Causal: window j is first read by this block's sum (windows < j were read before).
             if (kCausal && j <= qhi) prefetch_l2(wspec + (static_cast<int64_t>(c) * nq + j) * kRow, int64_t{kRow} * 4, 0);
-            // per block: kept across the transforms, the taps' registers spilled
+            // Built per block: held across the transforms, its registers were spilled.
             const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
             const float amax = stage_block(sm, xs, j, chunks, taps);
             const ColumnScale cs = column_scale(block_max<PlanTc::kThreads>(amax));  // also the barrier
