@@ -73,6 +73,35 @@ __device__ __forceinline__ void for_each_pair(Visit visit) {
 // Pairs per batch: four pairs' operands (64 registers with the spectrum) stay within the budget.
 constexpr int kPairBatch = 4;
 
+// The half spectrum at a batch of pairs of the transformed buffer: a = 2X[k], b = 2X[N-k]
+// (real_spectrum_pair of the slots' members). All the batch's loads first.
+template <class Pairs>
+__device__ __forceinline__ void unpack_pairs(const float2* sm, const Pairs& p, float2 (&a)[Pairs::kCount],
+                                             float2 (&b)[Pairs::kCount]) {
+    float2 zk[Pairs::kCount], zk2[Pairs::kCount];
+#pragma unroll
+    for (int e = 0; e < Pairs::kCount; ++e) {
+        zk[e] = sm[p.sk[e]];
+        zk2[e] = sm[p.sk2[e]];
+    }
+#pragma unroll
+    for (int e = 0; e < Pairs::kCount; ++e) fft::real_spectrum_pair(zk[e], zk2[e], p.w[e], a[e], b[e]);
+}
+
+// Eight real samples v (chunk m) as the packed points 4m .. 4m+3 into the buffer's slots (P's
+// layout). Returns the largest |v|.
+template <class P>
+__device__ __forceinline__ float put_chunk(float2* sm, int m, const float (&v)[8]) {
+    const int s0 = P::pad(4 * m);
+    float amax = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        sm[P::join(s0, j)] = make_float2(v[2 * j], v[2 * j + 1]);
+        amax = fmaxf(amax, fmaxf(fabsf(v[2 * j]), fabsf(v[2 * j + 1])));
+    }
+    return amax;
+}
+
 // The kernel spectra a call reads: the caller's cached ones (a.spectra), else a stream-ordered
 // buffer of `bytes` that compute(dst) fills for this call only (both on-chip paths).
 class CallSpectra {
@@ -187,6 +216,10 @@ struct LongTaps {
     int64_t Lk = 0;
     int K = 0;
 };
+
+inline LongTaps long_taps(const cpu::ShortLongConvParams& p, const ConvArgs& a) {
+    return {a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, static_cast<int>(std::min(p.Lk, p.L))};
+}
 
 // Eight samples m0 .. m0+7 of a channel's length-n circular long kernel h (row: the channel's
 // first tap): causal taps at 0..K-1, anti-causal taps (wr, may be null) at n-1 .. n-K+1, zeros

@@ -127,14 +127,8 @@ __device__ __forceinline__ void store_members(__half2* row, const Pairs& p, cons
 __device__ __forceinline__ void store_half_spectrum(const float2* sm, __half2* row) {
     for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
-        float2 zk[n], zk2[n], a[n], b[n];
-#pragma unroll
-        for (int e = 0; e < n; ++e) {
-            zk[e] = sm[p.sk[e]];
-            zk2[e] = sm[p.sk2[e]];
-        }
-#pragma unroll
-        for (int e = 0; e < n; ++e) fft::real_spectrum_pair(zk[e], zk2[e], p.w[e], a[e], b[e]);
+        float2 a[n], b[n];
+        unpack_pairs(sm, p, a, b);
         store_members(row, p, a, b);
     });
 }
@@ -211,12 +205,7 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
             for (int m = threadIdx.x; m < kBlockChunks; m += PlanTc::kThreads) {
                 float v[8];
                 lag_taps8(taps, row, q * kBlock + 8 * m, vec, v);
-                const int s0 = PlanTc::pad(4 * m);
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    sm[PlanTc::join(s0, j)] = make_float2(v[2 * j], v[2 * j + 1]);
-                    amax = fmaxf(amax, fmaxf(fabsf(v[2 * j]), fabsf(v[2 * j + 1])));
-                }
+                amax = fmaxf(amax, put_chunk<PlanTc>(sm, m, v));
             }
             const ColumnScale cs = column_scale(block_max<PlanTc::kThreads>(amax));  // also the barrier
             fft::forward_tc<true>(sm, tables, cs.in);
@@ -225,25 +214,21 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
             __half2* g = spec + (static_cast<int64_t>(c) * nq + (q - qlo)) * kRow;
             for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
                 constexpr int n = std::decay_t<decltype(p)>::kCount;
-                float2 zk[n], zk2[n], h[n], h2[n], hp[n], hp2[n];
+                float2 h[n], h2[n], hp[n], hp2[n];
+                // H_(q-1) at this thread's bins; none (zero) before the first partition, whose
+                // shared memory holds the previous channel's (or nothing)
+                if (has_prev) load_members(prev, p, hp, hp2);
 #pragma unroll
-                for (int e = 0; e < n; ++e) {
-                    zk[e] = sm[p.sk[e]];
-                    zk2[e] = sm[p.sk2[e]];
-                }
-                if (window && has_prev) load_members(prev, p, hp, hp2);  // H_(q-1): this thread's bins
-#pragma unroll
-                for (int e = 0; e < n; ++e) fft::real_spectrum_pair(zk[e], zk2[e], p.w[e], h[e], h2[e]);
+                for (int e = 0; e < n; ++e)
+                    if (!has_prev) hp[e] = hp2[e] = make_float2(0.0f, 0.0f);
+                unpack_pairs(sm, p, h, h2);
                 if (window) {
                     float2 gk[n], gk2[n];
 #pragma unroll
                     for (int e = 0; e < n; ++e) {
-                        // (-1)^k, the same for both members (N is even)
-                        const float sb = has_prev ? ((p.k[e] & 1) ? -back : back) : 0.0f;
-                        gk[e] = make_float2(own * h[e].x + (has_prev ? sb * hp[e].x : 0.0f),
-                                            own * h[e].y + (has_prev ? sb * hp[e].y : 0.0f));
-                        gk2[e] = make_float2(own * h2[e].x + (has_prev ? sb * hp2[e].x : 0.0f),
-                                             own * h2[e].y + (has_prev ? sb * hp2[e].y : 0.0f));
+                        const float sb = (p.k[e] & 1) ? -back : back;  // (-1)^k, the same for both members (N even)
+                        gk[e] = make_float2(own * h[e].x + sb * hp[e].x, own * h[e].y + sb * hp[e].y);
+                        gk2[e] = make_float2(own * h2[e].x + sb * hp2[e].x, own * h2[e].y + sb * hp2[e].y);
                     }
                     store_members(g, p, gk, gk2);
                 }
@@ -274,7 +259,6 @@ struct BlockStager {
     T* slot1;
     const T* x;
     Columns cols;
-    int chunks;
     // Issues step s's copy (nothing past the CTA's last column) as one cp.async group.
     __device__ __forceinline__ void fetch(int s) const {
         const int q = static_cast<int>(blockIdx.x) + static_cast<int>(gridDim.x) * (s / cols.nb);
@@ -284,7 +268,7 @@ struct BlockStager {
             const int first = (s % cols.nb) * kBlockChunks - 1;  // the chunk before the block
             for (int e = threadIdx.x; e < kStagedElems / 8; e += PlanTc::kThreads) {
                 const int mc = first + e;
-                const bool in = mc >= 0 && mc < chunks;
+                const bool in = mc >= 0 && mc < cols.L / 8;
                 const auto d = static_cast<uint32_t>(__cvta_generic_to_shared(dst + 8 * e));
                 asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(col + 8 * (in ? mc : 0)),
                              "r"(in ? 16 : 0)
@@ -324,12 +308,7 @@ __device__ __forceinline__ float stage_block(float2* sm, const T* xs, int j, int
 #pragma unroll
         for (int o = 0; o < 8; ++o) a[o] = 0.0f;
         if (j * kBlockChunks + m < chunks) staged_activations(xs, m, taps, a);
-        const int s0 = PlanTc::pad(4 * m);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            sm[PlanTc::join(s0, e)] = make_float2(a[2 * e], a[2 * e + 1]);
-            amax = fmaxf(amax, fmaxf(fabsf(a[2 * e]), fabsf(a[2 * e + 1])));
-        }
+        amax = fmaxf(amax, put_chunk<PlanTc>(sm, m, a));
     }
     return amax;
 }
@@ -395,16 +374,11 @@ __device__ __forceinline__ void causal_block_sum(float2* sm, const SumTerms& t, 
     const __half2* g_own = t.wspec + static_cast<int64_t>(t.g0) * kRow;  // window 0
     for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
-        float2 zk[n], zk2[n], ak[n], ak2[n], hk[n], hk2[n], yk[n], yk2[n];
+        float2 ak[n], ak2[n], hk[n], hk2[n], yk[n], yk2[n];
         load_members<true>(g_own, p, hk, hk2);  // global first: the longer wait
+        unpack_pairs(sm, p, ak, ak2);
 #pragma unroll
         for (int e = 0; e < n; ++e) {
-            zk[e] = sm[p.sk[e]];
-            zk2[e] = sm[p.sk2[e]];
-        }
-#pragma unroll
-        for (int e = 0; e < n; ++e) {
-            fft::real_spectrum_pair(zk[e], zk2[e], p.w[e], ak[e], ak2[e]);
             const float2 u = fft::cmul(ak[e], hk[e]), v = fft::cmul(ak2[e], hk2[e]);
             yk[e] = make_float2(own_coef * u.x, own_coef * u.y);
             yk2[e] = make_float2(own_coef * v.x, own_coef * v.y);
@@ -457,7 +431,7 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     __half2* const mine = scratch + static_cast<int64_t>(blockIdx.x) * cols.nb * kRow;
     float* const mine_scale = scratch_scale + static_cast<int64_t>(blockIdx.x) * cols.nb;
     const int nq = qhi - qlo + 1, chunks = cols.L / 8;
-    const BlockStager<T> stager{staged, staged + kStagedElems, x, cols, chunks};
+    const BlockStager<T> stager{staged, staged + kStagedElems, x, cols};
     stager.fetch(0);
     int s = 0;  // staging step
     for (int q = blockIdx.x; q < cols.B * cols.d; q += gridDim.x) {
@@ -523,8 +497,7 @@ void launch_window_spectra(cudaStream_t stream, const cpu::ShortLongConvParams& 
     const int64_t items = p.d * bp.nq();
     auto* spec = static_cast<__half2*>(dst);
     auto* scale = reinterpret_cast<float*>(spec + items * kRow);
-    const LongTaps taps{a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk,
-                       static_cast<int>(std::min(p.Lk, p.L))};
+    const LongTaps taps = long_taps(p, a);
     const int64_t ctas = persistent_ctas(window_spectra, kWindowsSmem, p.d);
     window_spectra<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kWindowsSmem, stream>>>(
         spec, scale, taps, static_cast<int>(p.d), bp.qlo, bp.nq());

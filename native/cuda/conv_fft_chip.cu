@@ -61,12 +61,7 @@ __device__ __forceinline__ void channel_spectrum(float2* sm, [[maybe_unused]] co
     for (int q = threadIdx.x; q < (HALF ? P::N : n2) / 8; q += blockDim.x) {
         float v[8];
         kernel_taps8(t.wl, t.wl_dtype, t.wr, t.wr_dtype, row, 8 * q, t.K, n2, vec, v);
-        const int s0 = P::pad(4 * q);  // packed points 4q .. 4q+3
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            sm[P::join(s0, j)] = make_float2(v[2 * j], v[2 * j + 1]);
-            amax = fmaxf(amax, fmaxf(fabsf(v[2 * j]), fabsf(v[2 * j + 1])));
-        }
+        amax = fmaxf(amax, put_chunk<P>(sm, q, v));
     }
     float scale = 1.0f / (8.0f * static_cast<float>(P::N));  // 2X -> X / (4N)
     if constexpr (TC) {
@@ -82,18 +77,12 @@ __device__ __forceinline__ void channel_spectrum(float2* sm, [[maybe_unused]] co
     float2* h = spectra + static_cast<int64_t>(c) * (P::N + 1);
     for_each_pair<P, kPairBatch>([&](const auto& p) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
-        float2 zk[n], zk2[n];
+        float2 a[n], b[n];
+        unpack_pairs(sm, p, a, b);
 #pragma unroll
         for (int j = 0; j < n; ++j) {
-            zk[j] = sm[p.sk[j]];
-            zk2[j] = sm[p.sk2[j]];
-        }
-#pragma unroll
-        for (int j = 0; j < n; ++j) {
-            float2 a, b;
-            fft::real_spectrum_pair(zk[j], zk2[j], p.w[j], a, b);
-            h[p.k[j]] = make_float2(a.x * scale, a.y * scale);
-            h[P::N - p.k[j]] = make_float2(b.x * scale, b.y * scale);
+            h[p.k[j]] = make_float2(a[j].x * scale, a[j].y * scale);
+            h[P::N - p.k[j]] = make_float2(b[j].x * scale, b[j].y * scale);
         }
     });
 }
@@ -134,13 +123,7 @@ __device__ __forceinline__ float stage_activations(float2* sm, const T* xs, int 
         for (int m = threadIdx.x; m < chunks; m += blockDim.x) {
             float a[8];
             chunk_activations(xs, m, chunks, taps, a);
-            const int s0 = P::pad(4 * m);  // points 4m .. 4m+3: slots join(s0, j)
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                const float2 z = make_float2(a[2 * j], a[2 * j + 1]);
-                sm[P::join(s0, j)] = z;
-                amax = fmaxf(amax, fmaxf(fabsf(z.x), fabsf(z.y)));
-            }
+            amax = fmaxf(amax, put_chunk<P>(sm, m, a));
         }
         // The padding, points L/2 .. points-1: whole groups of 16 points (L and `points` multiples
         // of 32) fill a contiguous range of slots, zeroed without computing pad per point: PlanTc's
@@ -298,10 +281,6 @@ __global__ void __launch_bounds__(Plan<LOG_N>::kThreads, 1)
 // taps only, K <= N; for the columns, L <= N.
 constexpr bool half_zero_taps(bool bidirectional, int64_t K) { return !bidirectional && K <= fft::PlanTc::N; }
 constexpr bool half_zero_columns(int64_t L) { return L <= fft::PlanTc::N; }
-
-LongTaps long_taps(const cpu::ShortLongConvParams& p, const ConvArgs& a) {
-    return {a.long_w, a.long_dtype, a.long_w_rev, a.long_rev_dtype, p.Lk, static_cast<int>(std::min(p.Lk, p.L))};
-}
 
 // Step 1 into `dst` ([d, N + 1] float2): the spectra of the channels' long kernels (TC: persistent
 // CTAs, as many as fit at once).
