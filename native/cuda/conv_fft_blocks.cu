@@ -323,12 +323,12 @@ struct SumTerms {
     int i, jlo, jhi, g0;
     float smax;
 };
-// Adds the stored terms of a batch of pairs to (yk, yk2), kUnroll terms' loads in flight.
-template <int kUnroll, class Pairs>
+// Adds the stored terms of a batch of pairs to (yk, yk2), two terms' loads in flight.
+template <class Pairs>
 __device__ __forceinline__ void add_terms(const SumTerms& t, const Pairs& p, float2 (&yk)[Pairs::kCount],
                                           float2 (&yk2)[Pairs::kCount]) {
     constexpr int n = Pairs::kCount;
-#pragma unroll kUnroll
+#pragma unroll 2
     for (int j = t.jlo; j <= t.jhi; ++j) {
         const int g = t.g0 + t.i - j;
         const float coef = t.mine_scale[j] / t.smax * __ldg(t.wscale + g);
@@ -362,7 +362,7 @@ __device__ __forceinline__ void block_sum(float2* sm, const SumTerms& t) {
         float2 yk[n], yk2[n];
 #pragma unroll
         for (int e = 0; e < n; ++e) yk[e] = yk2[e] = make_float2(0.0f, 0.0f);
-        add_terms<2>(t, p, yk, yk2);
+        add_terms(t, p, yk, yk2);
         pack_into(sm, p, yk, yk2);
     });
 }
@@ -384,7 +384,7 @@ __device__ __forceinline__ void causal_block_sum(float2* sm, const SumTerms& t, 
             yk2[e] = make_float2(own_coef * v.x, own_coef * v.y);
         }
         if (keep != nullptr) store_members(keep, p, ak, ak2);
-        add_terms<2>(t, p, yk, yk2);
+        add_terms(t, p, yk, yk2);
         pack_into(sm, p, yk, yk2);
     });
 }
