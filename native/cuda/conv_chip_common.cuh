@@ -36,7 +36,7 @@ struct Pairs {
 // integer instructions): N - k = (S - tid) + (N - S (i+1)) with disjoint bits for tid >= 1.
 // Thread 0 takes k = S i (partner N - S i, a constant) and last k = N/2, its own partner.
 // No barriers inside.
-template <class P, int kBatch, int kUnroll = P::N, class Visit>
+template <class P, int kBatch, class Visit>
 __device__ __forceinline__ void for_each_pair(Visit visit) {
     constexpr float kPi = 3.14159265358979f;
     constexpr int S = P::kThreads < P::N / 2 ? P::kThreads : P::N / 2, I = P::N / 2 / S;
@@ -47,7 +47,7 @@ __device__ __forceinline__ void for_each_pair(Visit visit) {
     auto slot = [](int k) { return P::pad(P::pos(k)); };
     const int own = slot(tid), mirror = slot(S - tid);  // mirror: for tid >= 1
     const float angle0 = -kPi / static_cast<float>(P::N) * static_cast<float>(tid);
-#pragma unroll kUnroll
+#pragma unroll
     for (int i0 = 0; i0 < I; i0 += kB) {
         Pairs<kB> p;
 #pragma unroll

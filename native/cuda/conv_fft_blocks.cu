@@ -528,9 +528,9 @@ __device__ __forceinline__ void add_product(float2 (&y)[n], float2 (&y2)[n], flo
 template <int nb>
 __device__ __forceinline__ void sums_once(float2* sm, __half2* mine, const __half2* g0, int qhi,
                                           const float (&coef)[nb][nb]) {
-    // Two pairs per batch: the 2 kOnceBlocks operands are 32 registers (four pairs: 64, which
+    // Two pairs per batch: the 2 nb operands are 32 registers at nb = 4 (four pairs: 64, which
     // spilled 640 bytes); a batch still moves as whole 16-byte quads.
-    for_each_pair<PlanTc, 2, 1>([&](const auto& p) {
+    for_each_pair<PlanTc, 2>([&](const auto& p) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
         HalfBins<n> a[nb], g[nb];
         // One batch's operands at a time: unordered, the compiler hoisted the next batches' loads
