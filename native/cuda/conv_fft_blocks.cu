@@ -495,8 +495,9 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     copy_column_wait();  // the last (empty) group
 }
 
-// Causal columns of at most kOnceBlocks blocks, the block sums in one pass (the default there,
-// e.g. L = 65536). block_columns forms out block i's sum when block i has been transformed, so it
+// Causal columns of at most kOnceBlocks blocks, the block sums in one pass (e.g. L = 65536; opt-in
+// through CHELA_CUDA_CONV_BLOCK_SUMS=once until measured on the GPU). block_columns forms out block
+// i's sum when block i has been transformed, so it
 // reads the 2i + 1 stored spectra of that sum from L2 again for every block: 16 rows of 64 KB per
 // column at nb = 4 (10 window rows, 6 block rows), the long-scoreboard stalls of run 72's profile.
 // Here a column's blocks are all transformed first (A_j into the CTA's scratch, the last one stays
@@ -681,11 +682,12 @@ void run_blocks_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, co
     const auto* wscale = reinterpret_cast<const float*>(wspec + d * nq * kRow);
     const ColumnsIo<T> io(a, B, L, d, stream);
     const Columns cols{static_cast<int>(B), static_cast<int>(d), static_cast<int>(L), bp.nb};
-    // Causal columns of 2 .. kOnceBlocks blocks: the block sums in one pass (causal_columns);
-    // CHELA_CUDA_CONV_BLOCK_SUMS=each keeps block_columns' per-block sums there too (A/B timing,
-    // tests). One block (a forced block path at L <= kBlock) has one sum either way.
+    // Causal columns of 2 .. kOnceBlocks blocks: CHELA_CUDA_CONV_BLOCK_SUMS=once forms the block
+    // sums in one pass (causal_columns). Opt-in until a GPU run has checked and timed it (session
+    // 14 got no GPU); the default stays block_columns' per-block sums ("each"), measured in run 80.
+    // One block (a forced block path at L <= kBlock) has one sum either way.
     if (p.causal && bp.nb >= 2 && bp.nb <= kOnceBlocks &&
-        env_switch("CHELA_CUDA_CONV_BLOCK_SUMS", {"once", "each"}) != "each") {
+        env_switch("CHELA_CUDA_CONV_BLOCK_SUMS", {"once", "each"}) == "once") {
         const auto once = bp.nb == 2 ? causal_columns<T, 2> : bp.nb == 3 ? causal_columns<T, 3> : causal_columns<T, 4>;
         const int64_t ctas = persistent_ctas(once, kColumnsSmem, B * d);
         DeviceBuffer scratch(static_cast<size_t>(spectra_bytes(ctas * (bp.nb - 1))), stream,

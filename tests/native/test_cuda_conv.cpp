@@ -254,9 +254,9 @@ TEST_F(CudaConv, PersistentCtasWalkingManyColumnsGiveTheSameBits) {
 }
 
 // The causal block path forms its sums two ways (CHELA_CUDA_CONV_BLOCK_SUMS): "once", every
-// block's sum in one pass after all the column's transforms (causal_columns, the default at 2 .. 4
-// blocks), and "each", block i's sum after block i's transform (block_columns, the path past 4
-// blocks, kept for A/B timing). Both against float64 and the CPU backend on the bench's column
+// block's sum in one pass after all the column's transforms (causal_columns, 2 .. 4 blocks), and
+// "each" (the default), block i's sum after block i's transform (block_columns, also the path past
+// 4 blocks). Both against float64 and the CPU backend on the bench's column
 // (4 blocks, windows 0..3, channel-major) and on 3 blocks with windows 0 and 1 only, each CTA
 // walking several columns (CHELA_CUDA_CONV_CTAS=2: the scratch reused).
 TEST_F(CudaConv, CausalBlockSumsInOnePassOrPerBlockBothMatch) {
