@@ -341,6 +341,19 @@ struct SumTerms {
     int i, jlo, jhi, g0;
     float smax;
 };
+// y += coef a .* g at a batch's members (fp16 pairs in, fp32 products).
+template <int n>
+__device__ __forceinline__ void add_product(float2 (&y)[n], float2 (&y2)[n], float coef, const HalfBins<n>& a,
+                                            const HalfBins<n>& g) {
+#pragma unroll
+    for (int e = 0; e < n; ++e) {
+        const float2 u = fft::cmul(__half22float2(a.lo[e]), __half22float2(g.lo[e]));
+        const float2 v = fft::cmul(__half22float2(a.hi[e]), __half22float2(g.hi[e]));
+        y[e] = make_float2(fmaf(coef, u.x, y[e].x), fmaf(coef, u.y, y[e].y));
+        y2[e] = make_float2(fmaf(coef, v.x, y2[e].x), fmaf(coef, v.y, y2[e].y));
+    }
+}
+
 // Adds the stored terms of a batch of pairs to (yk, yk2), two terms' loads in flight.
 template <class Pairs>
 __device__ __forceinline__ void add_terms(const SumTerms& t, const Pairs& p, float2 (&yk)[Pairs::kCount],
@@ -350,26 +363,33 @@ __device__ __forceinline__ void add_terms(const SumTerms& t, const Pairs& p, flo
     for (int j = t.jlo; j <= t.jhi; ++j) {
         const int g = t.g0 + t.i - j;
         const float coef = t.mine_scale[j] / t.smax * __ldg(t.wscale + g);
-        float2 ak[n], ak2[n], hk[n], hk2[n];
-        load_members(t.mine + static_cast<int64_t>(j) * kRow, p, ak, ak2);
-        load_members<true>(t.wspec + static_cast<int64_t>(g) * kRow, p, hk, hk2);
+        HalfBins<n> ak, hk;
+        load_half_bins<false>(t.mine + static_cast<int64_t>(j) * kRow, p, ak);
+        load_half_bins<true>(t.wspec + static_cast<int64_t>(g) * kRow, p, hk);
+        add_product(yk, yk2, coef, ak, hk);
+    }
+}
+// The half spectrum (yk, yk2) at a batch of pairs as the buffer's packed values (zk, zk2).
+template <int n>
+__device__ __forceinline__ void pack_pairs(const Pairs<n>& p, const float2 (&yk)[n], const float2 (&yk2)[n],
+                                           float2 (&zk)[n], float2 (&zk2)[n]) {
 #pragma unroll
-        for (int e = 0; e < n; ++e) {
-            const float2 u = fft::cmul(ak[e], hk[e]), v = fft::cmul(ak2[e], hk2[e]);
-            yk[e] = make_float2(fmaf(coef, u.x, yk[e].x), fmaf(coef, u.y, yk[e].y));
-            yk2[e] = make_float2(fmaf(coef, v.x, yk2[e].x), fmaf(coef, v.y, yk2[e].y));
-        }
+    for (int e = 0; e < n; ++e) fft::real_pack_pair(yk[e], yk2[e], p.w[e], zk[e], zk2[e]);
+}
+// Packed values into the batch's slots: sk2 after sk, so the pair (0, N) (one slot) keeps zk2.
+template <int n>
+__device__ __forceinline__ void put_slots(float2* sm, const Pairs<n>& p, const float2 (&zk)[n], const float2 (&zk2)[n]) {
+#pragma unroll
+    for (int e = 0; e < n; ++e) {
+        sm[p.sk[e]] = zk[e];
+        sm[p.sk2[e]] = zk2[e];
     }
 }
 template <int n>
 __device__ __forceinline__ void pack_into(float2* sm, const Pairs<n>& p, const float2 (&yk)[n], const float2 (&yk2)[n]) {
-#pragma unroll
-    for (int e = 0; e < n; ++e) {
-        float2 zk, zk2;
-        fft::real_pack_pair(yk[e], yk2[e], p.w[e], zk, zk2);
-        sm[p.sk[e]] = zk;
-        sm[p.sk2[e]] = zk2;
-    }
+    float2 zk[n], zk2[n];
+    pack_pairs(p, yk, yk2, zk, zk2);
+    put_slots(sm, p, zk, zk2);
 }
 
 // Y = the stored terms' sum per frequency pair, packed back into the buffer's slots (the inverse's
@@ -496,10 +516,10 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
 }
 
 // Causal columns of at most kOnceBlocks blocks, the block sums in one pass (e.g. L = 65536; opt-in
-// through CHELA_CUDA_CONV_BLOCK_SUMS=once until measured on the GPU). block_columns forms out block
-// i's sum when block i has been transformed, so it
-// reads the 2i + 1 stored spectra of that sum from L2 again for every block: 16 rows of 64 KB per
-// column at nb = 4 (10 window rows, 6 block rows), the long-scoreboard stalls of run 72's profile.
+// through CHELA_CUDA_CONV_BLOCK_SUMS=once until measured on the GPU). block_columns forms output
+// block i's sum when block i has been transformed, so it reads the 2i + 1 stored spectra of that
+// sum from L2 again for every block: 16 rows of 64 KB per column at nb = 4 (10 window rows, 6 block
+// rows), the long-scoreboard stalls of run 72's profile.
 // Here a column's blocks are all transformed first (A_j into the CTA's scratch, the last one stays
 // in the buffer), then one pass over the frequency pairs reads each A_j and each window G_q once
 // (7 rows), forms every block's sum Y_i = sum_q A_(i-q) G_q in registers and packs it: the last
@@ -508,19 +528,6 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
 // 10 rows read and 6 written per column against 16 and 3. The packed sums are stored as fp16,
 // which costs nothing: the inverse's first stage rounds its input to fp16 as it loads it.
 constexpr int kOnceBlocks = 4;
-
-// y += coef a .* g at a batch's members (fp16 pairs in, fp32 products).
-template <int n>
-__device__ __forceinline__ void add_product(float2 (&y)[n], float2 (&y2)[n], float coef, const HalfBins<n>& a,
-                                            const HalfBins<n>& g) {
-#pragma unroll
-    for (int e = 0; e < n; ++e) {
-        const float2 u = fft::cmul(__half22float2(a.lo[e]), __half22float2(g.lo[e]));
-        const float2 v = fft::cmul(__half22float2(a.hi[e]), __half22float2(g.hi[e]));
-        y[e] = make_float2(fmaf(coef, u.x, y[e].x), fmaf(coef, u.y, y[e].y));
-        y2[e] = make_float2(fmaf(coef, v.x, y2[e].x), fmaf(coef, v.y, y2[e].y));
-    }
-}
 
 // The one pass: per batch of pairs every A_j (the scratch rows j < nb - 1, the buffer's transform
 // for the last block) and every window G_q read once, then per output block i the sum over q of
@@ -560,8 +567,7 @@ __device__ __forceinline__ void sums_once(float2* sm, __half2* mine, const __hal
                 pack_into(sm, p, y, y2);
             } else {
                 float2 z[n], z2[n];
-#pragma unroll
-                for (int e = 0; e < n; ++e) fft::real_pack_pair(y[e], y2[e], p.w[e], z[e], z2[e]);
+                pack_pairs(p, y, y2, z, z2);
                 store_members(mine + static_cast<int64_t>(i) * kRow, p, z, z2);
             }
         }
@@ -574,11 +580,7 @@ __device__ __forceinline__ void load_packed(float2* sm, const __half2* row) {
         constexpr int n = std::decay_t<decltype(p)>::kCount;
         float2 z[n], z2[n];
         load_members(row, p, z, z2);
-#pragma unroll
-        for (int e = 0; e < n; ++e) {
-            sm[p.sk[e]] = z[e];
-            sm[p.sk2[e]] = z2[e];  // after sk: the pair (0, N) has one slot, pack_into's order
-        }
+        put_slots(sm, p, z, z2);
     });
 }
 
