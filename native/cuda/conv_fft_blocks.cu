@@ -29,7 +29,6 @@
 // not the A100), L a multiple of 8, short kernels within the chunked window, at most kMaxBlocks
 // blocks (the sums grow as nb^2); any K.
 #include "conv_chip_common.cuh"
-#include "env_switch.h"
 #include "fft_smem_tc.cuh"
 
 #include <algorithm>
@@ -64,77 +63,63 @@ BlockPlan block_plan(const cpu::ShortLongConvParams& p) {
     return bp;
 }
 
-// A stored half spectrum (k = 0 .. N/2: real_spectrum_pair's members 2X[k] and 2X[N - k], fp16
-// pairs) is a row of 16-byte quads: quad_at(k) holds (lo k, lo k + 512, hi k, hi k + 512) for the k
-// with bit 9 clear, lo = 2X[k], hi = 2X[N - k]. for_each_pair hands thread tid the bins
-// k = tid + 512 i, two consecutive i of a batch share a quad, and a warp's quads are contiguous: a
-// batch of 2n pairs moves as n 16-byte accesses covering 512 bytes per warp (the block sums read
-// several spectra per output: with 4-byte accesses they waited on memory, run 70). Batches of two
-// pairs (sums_once: 32 operand registers) move as whole quads too. Nyquist (k = N/2) has a quad of
-// its own, half used.
-constexpr int kRow = kN + 8;  // entries per stored spectrum (N/2 + 1 bins, 16-byte aligned)
-static_assert(PlanTc::kThreads == 512 && (kN / 2) % 1024 == 0, "quad_at follows for_each_pair's bins");
-__host__ __device__ constexpr int quad_at(int k) { return 4 * (((k >> 10) << 9) | (k & 511)); }
-static_assert(quad_at(1024 + 5) == quad_at(5) + 2048, "a batch's quads 2048 entries apart");
-__device__ __forceinline__ int lo_at(int k) { return quad_at(k) + ((k >> 9) & 1); }  // hi: lo_at(k) + 2
-
-// The members of a batch of pairs as stored.
-template <int n>
-struct HalfBins {
-    __half2 lo[n], hi[n];
-};
+// A stored half spectrum (k = 0 .. N: real_spectrum_pair's 2X[k]) is two half rows of fp16 pairs:
+// lo holds 2X[k], hi holds 2X[N - k], both at bin_slot(k) for k = 0 .. N/2, so that the members of a
+// frequency pair sit at the same index. Within a half row the four bins a thread visits in one
+// for_each_pair batch (k = tid + 512 (4 b + e), e = 0..3) are consecutive: a batch moves as one
+// 16-byte access per half row and a warp's accesses cover 512 contiguous bytes (the block sums read
+// several spectra per output: with 4-byte accesses they waited on memory, run 70).
+constexpr int kHalf = kN / 2 + 4;  // entries per half row (N/2 + 1, 16-byte aligned)
+constexpr int kRow = 2 * kHalf;    // entries per stored spectrum
+static_assert(PlanTc::kThreads == 512 && kPairBatch == 4, "bin_slot follows for_each_pair's batches");
+__device__ __forceinline__ int bin_slot(int k) {
+    return k == kN / 2 ? k : (k & ~2047) | ((k & 511) << 2) | ((k >> 9) & 3);
+}
+template <bool kReadOnly>
+__device__ __forceinline__ void load_bins(const __half2* p, float2 (&v)[4]) {
+    const uint4 u = kReadOnly ? __ldg(reinterpret_cast<const uint4*>(p)) : *reinterpret_cast<const uint4*>(p);
+    v[0] = __half22float2(fft::as_half2(u.x)), v[1] = __half22float2(fft::as_half2(u.y));
+    v[2] = __half22float2(fft::as_half2(u.z)), v[3] = __half22float2(fft::as_half2(u.w));
+}
+__device__ __forceinline__ void store_bins(__half2* p, const float2 (&v)[4]) {
+    *reinterpret_cast<uint4*>(p) = make_uint4(fft::as_word(__float22half2_rn(v[0])), fft::as_word(__float22half2_rn(v[1])),
+                                              fft::as_word(__float22half2_rn(v[2])), fft::as_word(__float22half2_rn(v[3])));
+}
+// The members of a batch of pairs from a stored spectrum (lo and hi at bin_slot of the batch).
 // kReadOnly: a row no thread writes during the kernel (the windows): read through the
 // non-coherent path, which the compiler may also move ahead of the shared-memory stores around it.
-template <bool kReadOnly, class Pairs>
-__device__ __forceinline__ void load_half_bins(const __half2* row, const Pairs& p, HalfBins<Pairs::kCount>& b) {
-    constexpr int n = Pairs::kCount;
-    if constexpr (n == 1) {
-        const int s = lo_at(p.k[0]);
-        b.lo[0] = kReadOnly ? __ldg(row + s) : row[s];
-        b.hi[0] = kReadOnly ? __ldg(row + s + 2) : row[s + 2];
-    } else {
-        static_assert(n % 2 == 0, "whole quads");
-        const __half2* base = row + quad_at(p.k[0]);
-#pragma unroll
-        for (int e = 0; e < n; e += 2) {  // k[e] = k[0] + 512 e: 1024 e entries on
-            const auto* r = reinterpret_cast<const uint4*>(base + 1024 * e);
-            const uint4 u = kReadOnly ? __ldg(r) : *r;
-            b.lo[e] = fft::as_half2(u.x), b.lo[e + 1] = fft::as_half2(u.y);
-            b.hi[e] = fft::as_half2(u.z), b.hi[e + 1] = fft::as_half2(u.w);
-        }
-    }
-}
-template <class Pairs>
-__device__ __forceinline__ void store_half_bins(__half2* row, const Pairs& p, const HalfBins<Pairs::kCount>& b) {
-    constexpr int n = Pairs::kCount;
-    if constexpr (n == 1) {
-        const int s = lo_at(p.k[0]);
-        row[s] = b.lo[0];
-        row[s + 2] = b.hi[0];
-    } else {
-        static_assert(n % 2 == 0, "whole quads");
-        __half2* base = row + quad_at(p.k[0]);
-#pragma unroll
-        for (int e = 0; e < n; e += 2)
-            *reinterpret_cast<uint4*>(base + 1024 * e) =
-                make_uint4(fft::as_word(b.lo[e]), fft::as_word(b.lo[e + 1]), fft::as_word(b.hi[e]), fft::as_word(b.hi[e + 1]));
-    }
-}
 template <bool kReadOnly = false, class Pairs>
 __device__ __forceinline__ void load_members(const __half2* row, const Pairs& p, float2 (&a)[Pairs::kCount],
                                              float2 (&b)[Pairs::kCount]) {
-    HalfBins<Pairs::kCount> h;
-    load_half_bins<kReadOnly>(row, p, h);
+    if constexpr (Pairs::kCount == 4) {
+        const int s = bin_slot(p.k[0]);
+        load_bins<kReadOnly>(row + s, a);
+        load_bins<kReadOnly>(row + kHalf + s, b);
+    } else {
 #pragma unroll
-    for (int e = 0; e < Pairs::kCount; ++e) a[e] = __half22float2(h.lo[e]), b[e] = __half22float2(h.hi[e]);
+        for (int e = 0; e < Pairs::kCount; ++e) {
+            const int s = bin_slot(p.k[e]);
+            a[e] = __half22float2(kReadOnly ? __ldg(row + s) : row[s]);
+            b[e] = __half22float2(kReadOnly ? __ldg(row + kHalf + s) : row[kHalf + s]);
+        }
+    }
 }
+
 template <class Pairs>
 __device__ __forceinline__ void store_members(__half2* row, const Pairs& p, const float2 (&a)[Pairs::kCount],
                                               const float2 (&b)[Pairs::kCount]) {
-    HalfBins<Pairs::kCount> h;
+    if constexpr (Pairs::kCount == 4) {
+        const int s = bin_slot(p.k[0]);
+        store_bins(row + s, a);
+        store_bins(row + kHalf + s, b);
+    } else {
 #pragma unroll
-    for (int e = 0; e < Pairs::kCount; ++e) h.lo[e] = __float22half2_rn(a[e]), h.hi[e] = __float22half2_rn(b[e]);
-    store_half_bins(row, p, h);
+        for (int e = 0; e < Pairs::kCount; ++e) {
+            const int s = bin_slot(p.k[e]);
+            row[s] = __float22half2_rn(a[e]);
+            row[kHalf + s] = __float22half2_rn(b[e]);
+        }
+    }
 }
 
 // The half spectrum of the transformed buffer as fp16 pairs into the stored spectrum `row`. No
@@ -264,9 +249,8 @@ struct Columns {
 // The x blocks as the kernel stages them: kBlock samples with one eight-sample chunk of halo either
 // side (zero outside the column), fetched by cp.async into one of two shared-memory slots while the
 // previous block is transformed (with one CTA per SM nothing else hides the copy's latency). The
-// staging steps of a CTA are numbered s = 0, 1, ...: `steps` per column (column blockIdx.x +
-// gridDim.x (s / steps)), step t = s % steps stages block t (t < nb), then block t - nb (the
-// outputs' second visit of causal_columns), in slot s % 2.
+// staging steps of a CTA are numbered s = 0, 1, ...: column blockIdx.x + gridDim.x (s / nb), block
+// s % nb, in slot s % 2.
 constexpr int kStagedElems = kBlock + 16;
 template <typename T>
 struct BlockStager {
@@ -275,15 +259,13 @@ struct BlockStager {
     T* slot1;
     const T* x;
     Columns cols;
-    int steps;
     // Issues step s's copy (nothing past the CTA's last column) as one cp.async group.
     __device__ __forceinline__ void fetch(int s) const {
-        const int q = static_cast<int>(blockIdx.x) + static_cast<int>(gridDim.x) * (s / steps);
+        const int q = static_cast<int>(blockIdx.x) + static_cast<int>(gridDim.x) * (s / cols.nb);
         if (q < cols.B * cols.d) {
             const T* col = x + cols.at(q);
             T* dst = (s & 1) ? slot1 : slot0;
-            const int t = s % steps, block = t < cols.nb ? t : t - cols.nb;
-            const int first = block * kBlockChunks - 1;  // the chunk before the block
+            const int first = (s % cols.nb) * kBlockChunks - 1;  // the chunk before the block
             for (int e = threadIdx.x; e < kStagedElems / 8; e += PlanTc::kThreads) {
                 const int mc = first + e;
                 const bool in = mc >= 0 && mc < cols.L / 8;
@@ -341,19 +323,6 @@ struct SumTerms {
     int i, jlo, jhi, g0;
     float smax;
 };
-// y += coef a .* g at a batch's members (fp16 pairs in, fp32 products).
-template <int n>
-__device__ __forceinline__ void add_product(float2 (&y)[n], float2 (&y2)[n], float coef, const HalfBins<n>& a,
-                                            const HalfBins<n>& g) {
-#pragma unroll
-    for (int e = 0; e < n; ++e) {
-        const float2 u = fft::cmul(__half22float2(a.lo[e]), __half22float2(g.lo[e]));
-        const float2 v = fft::cmul(__half22float2(a.hi[e]), __half22float2(g.hi[e]));
-        y[e] = make_float2(fmaf(coef, u.x, y[e].x), fmaf(coef, u.y, y[e].y));
-        y2[e] = make_float2(fmaf(coef, v.x, y2[e].x), fmaf(coef, v.y, y2[e].y));
-    }
-}
-
 // Adds the stored terms of a batch of pairs to (yk, yk2), two terms' loads in flight.
 template <class Pairs>
 __device__ __forceinline__ void add_terms(const SumTerms& t, const Pairs& p, float2 (&yk)[Pairs::kCount],
@@ -363,33 +332,26 @@ __device__ __forceinline__ void add_terms(const SumTerms& t, const Pairs& p, flo
     for (int j = t.jlo; j <= t.jhi; ++j) {
         const int g = t.g0 + t.i - j;
         const float coef = t.mine_scale[j] / t.smax * __ldg(t.wscale + g);
-        HalfBins<n> ak, hk;
-        load_half_bins<false>(t.mine + static_cast<int64_t>(j) * kRow, p, ak);
-        load_half_bins<true>(t.wspec + static_cast<int64_t>(g) * kRow, p, hk);
-        add_product(yk, yk2, coef, ak, hk);
-    }
-}
-// The half spectrum (yk, yk2) at a batch of pairs as the buffer's packed values (zk, zk2).
-template <int n>
-__device__ __forceinline__ void pack_pairs(const Pairs<n>& p, const float2 (&yk)[n], const float2 (&yk2)[n],
-                                           float2 (&zk)[n], float2 (&zk2)[n]) {
+        float2 ak[n], ak2[n], hk[n], hk2[n];
+        load_members(t.mine + static_cast<int64_t>(j) * kRow, p, ak, ak2);
+        load_members<true>(t.wspec + static_cast<int64_t>(g) * kRow, p, hk, hk2);
 #pragma unroll
-    for (int e = 0; e < n; ++e) fft::real_pack_pair(yk[e], yk2[e], p.w[e], zk[e], zk2[e]);
-}
-// Packed values into the batch's slots: sk2 after sk, so the pair (0, N) (one slot) keeps zk2.
-template <int n>
-__device__ __forceinline__ void put_slots(float2* sm, const Pairs<n>& p, const float2 (&zk)[n], const float2 (&zk2)[n]) {
-#pragma unroll
-    for (int e = 0; e < n; ++e) {
-        sm[p.sk[e]] = zk[e];
-        sm[p.sk2[e]] = zk2[e];
+        for (int e = 0; e < n; ++e) {
+            const float2 u = fft::cmul(ak[e], hk[e]), v = fft::cmul(ak2[e], hk2[e]);
+            yk[e] = make_float2(fmaf(coef, u.x, yk[e].x), fmaf(coef, u.y, yk[e].y));
+            yk2[e] = make_float2(fmaf(coef, v.x, yk2[e].x), fmaf(coef, v.y, yk2[e].y));
+        }
     }
 }
 template <int n>
 __device__ __forceinline__ void pack_into(float2* sm, const Pairs<n>& p, const float2 (&yk)[n], const float2 (&yk2)[n]) {
-    float2 zk[n], zk2[n];
-    pack_pairs(p, yk, yk2, zk, zk2);
-    put_slots(sm, p, zk, zk2);
+#pragma unroll
+    for (int e = 0; e < n; ++e) {
+        float2 zk, zk2;
+        fft::real_pack_pair(yk[e], yk2[e], p.w[e], zk, zk2);
+        sm[p.sk[e]] = zk;
+        sm[p.sk2[e]] = zk2;
+    }
 }
 
 // Y = the stored terms' sum per frequency pair, packed back into the buffer's slots (the inverse's
@@ -469,7 +431,7 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     __half2* const mine = scratch + static_cast<int64_t>(blockIdx.x) * cols.nb * kRow;
     float* const mine_scale = scratch_scale + static_cast<int64_t>(blockIdx.x) * cols.nb;
     const int nq = qhi - qlo + 1, chunks = cols.L / 8;
-    const BlockStager<T> stager{staged, staged + kStagedElems, x, cols, cols.nb};
+    const BlockStager<T> stager{staged, staged + kStagedElems, x, cols};
     stager.fetch(0);
     int s = 0;  // staging step
     for (int q = blockIdx.x; q < cols.B * cols.d; q += gridDim.x) {
@@ -515,138 +477,6 @@ __global__ void __launch_bounds__(PlanTc::kThreads, 1)
     copy_column_wait();  // the last (empty) group
 }
 
-// Causal columns of at most kOnceBlocks blocks, the block sums in one pass (e.g. L = 65536; opt-in
-// through CHELA_CUDA_CONV_BLOCK_SUMS=once until measured on the GPU). block_columns forms output
-// block i's sum when block i has been transformed, so it reads the 2i + 1 stored spectra of that
-// sum from L2 again for every block: 16 rows of 64 KB per column at nb = 4 (10 window rows, 6 block
-// rows), the long-scoreboard stalls of run 72's profile.
-// Here a column's blocks are all transformed first (A_j into the CTA's scratch, the last one stays
-// in the buffer), then one pass over the frequency pairs reads each A_j and each window G_q once
-// (7 rows), forms every block's sum Y_i = sum_q A_(i-q) G_q in registers and packs it: the last
-// block's into the buffer, the others' into the scratch rows A_i leave free (3 rows written).
-// Then per block the inverse (the others' packed sums loaded back first: 3 rows) and the output.
-// 10 rows read and 6 written per column against 16 and 3. The packed sums are stored as fp16,
-// which costs nothing: the inverse's first stage rounds its input to fp16 as it loads it.
-constexpr int kOnceBlocks = 4;
-
-// The one pass: per batch of pairs every A_j (the scratch rows j < nb - 1, the buffer's transform
-// for the last block) and every window G_q read once, then per output block i the sum over q of
-// coef[i][q] A_(i-q) G_q, packed, into the buffer (i = nb - 1) or over scratch row i (the batch's
-// bins of A_i are in registers by then, and no other thread touches them). No barriers.
-template <int nb>
-__device__ __forceinline__ void sums_once(float2* sm, __half2* mine, const __half2* g0, int qhi,
-                                          const float (&coef)[nb][nb]) {
-    // Two pairs per batch: the 2 nb operands are 32 registers at nb = 4 (four pairs: 64, which
-    // spilled 640 bytes); a batch still moves as whole 16-byte quads.
-    for_each_pair<PlanTc, 2>([&](const auto& p) {
-        constexpr int n = std::decay_t<decltype(p)>::kCount;
-        HalfBins<n> a[nb], g[nb];
-        // One batch's operands at a time: unordered, the compiler hoisted the next batches' loads
-        // too and spilled.
-        asm volatile("" ::: "memory");
-#pragma unroll
-        for (int q = 0; q < nb; ++q)  // global loads first: the longer wait
-            if (q <= qhi) load_half_bins<true>(g0 + static_cast<int64_t>(q) * kRow, p, g[q]);
-#pragma unroll
-        for (int j = 0; j + 1 < nb; ++j) load_half_bins<false>(mine + static_cast<int64_t>(j) * kRow, p, a[j]);
-        {  // the last block's spectrum from the buffer, rounded as the stored ones
-            float2 lo[n], hi[n];
-            unpack_pairs(sm, p, lo, hi);
-#pragma unroll
-            for (int e = 0; e < n; ++e) a[nb - 1].lo[e] = __float22half2_rn(lo[e]), a[nb - 1].hi[e] = __float22half2_rn(hi[e]);
-        }
-#pragma unroll
-        for (int i = 0; i < nb; ++i) {
-            float2 y[n], y2[n];
-#pragma unroll
-            for (int e = 0; e < n; ++e) y[e] = y2[e] = make_float2(0.0f, 0.0f);
-#pragma unroll
-            for (int q = 0; q <= i; ++q)
-                if (q <= qhi) add_product(y, y2, coef[i][q], a[i - q], g[q]);
-            if (i == nb - 1) {
-                pack_into(sm, p, y, y2);
-            } else {
-                float2 z[n], z2[n];
-                pack_pairs(p, y, y2, z, z2);
-                store_members(mine + static_cast<int64_t>(i) * kRow, p, z, z2);
-            }
-        }
-    });
-}
-
-// A packed sum stored by sums_once back into the buffer's slots (the inverse's input). No barriers.
-__device__ __forceinline__ void load_packed(float2* sm, const __half2* row) {
-    for_each_pair<PlanTc, kPairBatch>([&](const auto& p) {
-        constexpr int n = std::decay_t<decltype(p)>::kCount;
-        float2 z[n], z2[n];
-        load_members(row, p, z, z2);
-        put_slots(sm, p, z, z2);
-    });
-}
-
-// Persistent: CTA r takes columns r, r + gridDim.x, ... Per column: blocks 0 .. nb - 1 staged,
-// transformed, A_j stored (the last one stays in the buffer); sums_once; the last block's inverse
-// and output; then per block i < nb - 1 its x staged again (for the skip term), its packed sum
-// loaded, inverse, output. The scratch (nb - 1 rows per CTA: 25 MB on 132 CTAs) stays in L2.
-template <typename T, int nb>
-__global__ void __launch_bounds__(PlanTc::kThreads, 1)
-    causal_columns(const T* x, T* out, const __half2* __restrict__ wspec, const float* __restrict__ wscale,
-                   __half2* scratch, const float* __restrict__ ws, const float* __restrict__ bs,
-                   const float* __restrict__ omega, Columns cols, int ks, int centre, int qhi) {
-    extern __shared__ float2 sm[];  // the FFT buffer, the transform's tables, two staged x blocks
-    __shared__ float coef[nb][nb];  // of A_(i-q) G_q in block i's sum
-    __shared__ float block_scale[nb], sum_scale_of[nb];
-    auto* tables = reinterpret_cast<fft::TcTables*>(sm + PlanTc::kSmemBytes / 8);
-    T* const staged = reinterpret_cast<T*>(reinterpret_cast<char*>(tables) + sizeof(fft::TcTables));
-    fft::fill_tables(tables);  // ordered before the transforms by the first block_max's barrier
-    __half2* const mine = scratch + static_cast<int64_t>(blockIdx.x) * (nb - 1) * kRow;
-    // cols.nb == nb: the block loops run to the run-time count (to nb, ptxas spilled 600 bytes)
-    const int nq = qhi + 1, chunks = cols.L / 8, blocks = cols.nb;
-    const BlockStager<T> stager{staged, staged + kStagedElems, x, cols, 2 * blocks - 1};
-    stager.fetch(0);
-    int s = 0;  // staging step
-    for (int col = blockIdx.x; col < cols.B * cols.d; col += gridDim.x) {
-        const int c = col / cols.B;
-        T* oc = out + cols.at(col);
-        const float om = __ldg(omega + c);
-        const __half2* g0 = wspec + static_cast<int64_t>(c) * nq * kRow;
-        const T* xs = nullptr;
-        for (int j = 0; j < blocks; ++j, ++s) {
-            xs = stager.begin(s);  // also: every thread done with the buffer
-            if (j == nb - 1)  // the windows, read by the pass after this transform
-                for (int q = 0; q < nq; ++q) prefetch_l2(g0 + static_cast<int64_t>(q) * kRow, int64_t{kRow} * 4, 8 * q);
-            // Built per block: held across the transforms, its registers were spilled.
-            const ShortTaps taps(ws + static_cast<int64_t>(c) * ks, ks, centre, bs[c]);
-            const float amax = stage_block(sm, xs, j, chunks, taps);
-            const ColumnScale cs = column_scale(block_max<PlanTc::kThreads>(amax));  // also the barrier
-            if (threadIdx.x == 0) {  // read after the transform's barriers
-                block_scale[j] = cs.out;
-                if (j == nb - 1)
-                    for (int i = 0; i < nb; ++i) {
-                        const int jlo = max(0, i - qhi);
-                        const float smax = sum_scale(block_scale, jlo, i, 0.0f);
-                        sum_scale_of[i] = smax;
-                        for (int q = 0; q <= min(i, qhi); ++q) coef[i][q] = block_scale[i - q] / smax * __ldg(wscale + c * nq + q);
-                    }
-            }
-            fft::forward_tc<true>(sm, tables, cs.in);
-            if (j < nb - 1) store_half_spectrum(sm, mine + static_cast<int64_t>(j) * kRow);
-        }
-        sums_once<nb>(sm, mine, g0, qhi, coef);
-        __syncthreads();
-        fft::inverse_tc<true>(sm, tables);
-        write_block(sm, xs, oc, nb - 1, chunks, sum_scale_of[nb - 1], om);
-        for (int i = 0; i + 1 < blocks; ++i, ++s) {
-            xs = stager.begin(s);  // block i's x again; every thread done with the buffer
-            load_packed(sm, mine + static_cast<int64_t>(i) * kRow);
-            __syncthreads();
-            fft::inverse_tc<true>(sm, tables);
-            write_block(sm, xs, oc, i, chunks, sum_scale_of[i], om);
-        }
-    }
-    copy_column_wait();  // the last (empty) group
-}
-
 int64_t spectra_bytes(int64_t count) {  // count stored spectra, then their count floats
     return (int64_t{sizeof(__half2)} * kRow + int64_t{sizeof(float)}) * count;
 }
@@ -682,31 +512,14 @@ void run_blocks_typed(cudaStream_t stream, const cpu::ShortLongConvParams& p, co
                               [&](float2* dst) { launch_window_spectra(stream, p, a, dst); });
     const auto* wspec = reinterpret_cast<const __half2*>(windows.get());
     const auto* wscale = reinterpret_cast<const float*>(wspec + d * nq * kRow);
-    const ColumnsIo<T> io(a, B, L, d, stream);
-    const Columns cols{static_cast<int>(B), static_cast<int>(d), static_cast<int>(L), bp.nb};
-    // Causal columns of 2 .. kOnceBlocks blocks: CHELA_CUDA_CONV_BLOCK_SUMS=once forms the block
-    // sums in one pass (causal_columns). Opt-in until a GPU run has checked and timed it (session
-    // 14 got no GPU); the default stays block_columns' per-block sums ("each"), measured in run 80.
-    // One block (a forced block path at L <= kBlock) has one sum either way.
-    if (p.causal && bp.nb >= 2 && bp.nb <= kOnceBlocks &&
-        env_switch("CHELA_CUDA_CONV_BLOCK_SUMS", {"once", "each"}) == "once") {
-        const auto once = bp.nb == 2 ? causal_columns<T, 2> : bp.nb == 3 ? causal_columns<T, 3> : causal_columns<T, 4>;
-        const int64_t ctas = persistent_ctas(once, kColumnsSmem, B * d);
-        DeviceBuffer scratch(static_cast<size_t>(spectra_bytes(ctas * (bp.nb - 1))), stream,
-                             "short_long_conv (CUDA): block spectra");
-        once<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kColumnsSmem, stream>>>(
-            io.x, io.out, wspec, wscale, scratch.as<__half2>(), a.short_w, a.short_b, a.omega, cols, p.ks,
-            short_centre(p), bp.qhi);
-        check(cudaGetLastError(), "causal block columns launch");
-        io.finish(stream);
-        return;
-    }
     const auto kernel = p.causal ? block_columns<T, true> : block_columns<T, false>;
     const int64_t ctas = persistent_ctas(kernel, kColumnsSmem, B * d);
     DeviceBuffer scratch(static_cast<size_t>(spectra_bytes(ctas * bp.nb)), stream,
                          "short_long_conv (CUDA): block spectra");
     auto* bspec = scratch.as<__half2>();
     auto* bscale = reinterpret_cast<float*>(bspec + ctas * bp.nb * kRow);
+    const ColumnsIo<T> io(a, B, L, d, stream);
+    const Columns cols{static_cast<int>(B), static_cast<int>(d), static_cast<int>(L), bp.nb};
     kernel<<<static_cast<unsigned>(ctas), PlanTc::kThreads, kColumnsSmem, stream>>>(
         io.x, io.out, wspec, wscale, bspec, bscale, a.short_w, a.short_b, a.omega, cols, p.ks, short_centre(p),
         bp.qlo, bp.qhi);

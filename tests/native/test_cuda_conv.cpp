@@ -55,7 +55,6 @@ protected:
         unsetenv("CHELA_CUDA_CONV_DIRECT_MAX");
         unsetenv("CHELA_CUDA_CONV_FFT");
         unsetenv("CHELA_CUDA_CONV_CTAS");
-        unsetenv("CHELA_CUDA_CONV_BLOCK_SUMS");
         if (cpu) chela_context_destroy(cpu);
         CudaTest::TearDown();
     }
@@ -250,24 +249,6 @@ TEST_F(CudaConv, PersistentCtasWalkingManyColumnsGiveTheSameBits) {
         unsetenv("CHELA_CUDA_CONV_CTAS");
         ASSERT_EQ(wide.size(), narrow.size());
         EXPECT_EQ(std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)), 0);
-    }
-}
-
-// The causal block path forms its sums two ways (CHELA_CUDA_CONV_BLOCK_SUMS): "once", every
-// block's sum in one pass after all the column's transforms (causal_columns, 2 .. 4 blocks), and
-// "each" (the default), block i's sum after block i's transform (block_columns, also the path past
-// 4 blocks). Both against float64 and the CPU backend on the bench's column
-// (4 blocks, windows 0..3, channel-major) and on 3 blocks with windows 0 and 1 only, each CTA
-// walking several columns (CHELA_CUDA_CONV_CTAS=2: the scratch reused).
-TEST_F(CudaConv, CausalBlockSumsInOnePassOrPerBlockBothMatch) {
-    for (const char* sums : {"once", "each"}) {
-        for (const ConvCase& c : {ConvCase{1, 65536, 2, 3, 65536, true, CHELA_DTYPE_BF16, Path::kBlocks, true},
-                                  ConvCase{2, 40000, 3, 3, 2000, true, CHELA_DTYPE_F16, Path::kBlocks}}) {
-            SCOPED_TRACE(testing::PrintToString(c) + " sums " + sums);
-            setenv("CHELA_CUDA_CONV_BLOCK_SUMS", sums, 1);
-            setenv("CHELA_CUDA_CONV_CTAS", "2", 1);
-            run_and_check(c);
-        }
     }
 }
 
