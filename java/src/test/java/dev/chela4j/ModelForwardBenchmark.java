@@ -1,5 +1,9 @@
 package dev.chela4j;
 
+import dev.chela4j.bindings.chela_h;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -20,7 +24,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * A whole-model forward from Java — {@code ChelaModel.forward(inputs, null, out)} then
  * {@code Backend.synchronize()} — the same work as the native {@code chela-bench --op forward}
  * (same model, random tokens, inputs and logits in the backend's memory), so that the two figures
- * side by side show what the Java call adds. On the GPU machine (tools/device/java_gpu.sh):
+ * side by side show what the Java call adds. {@code forwardNative} is the same call through the raw
+ * generated bindings (tensor structs built once, status codes unchecked), measured in the same JMH
+ * run and JVM: the overhead figure without the noise of two processes or medians against averages.
+ * On the GPU machine (tools/device/java_gpu.sh):
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -cp ... org.openjdk.jmh.Main ModelForwardBenchmark \
  *     -p model=models/bytelm -p device=cuda -p length=4096,16384</pre>
@@ -49,6 +56,8 @@ public class ModelForwardBenchmark {
     private ChelaModel chela;
     private Tensor inputs;
     private Tensor out;
+    private Arena arena;
+    private MemorySegment modelHandle, contextHandle, inputsStruct, outStruct;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -64,6 +73,15 @@ public class ModelForwardBenchmark {
             }
         }
         out = Tensor.allocate(backend, DType.F32, batch, length, vocab);
+        arena = Arena.ofConfined();
+        modelHandle = chela.handle();
+        contextHandle = backend.handle();
+        inputsStruct = inputs.struct(arena);
+        outStruct = out.struct(arena);
+        // A failing raw call would time as fast as nothing: check it once here.
+        if (forwardNative() != 0) {
+            throw new IllegalStateException("chela_model_forward failed: " + chela_h.chela_last_error().getString(0));
+        }
     }
 
     @Benchmark
@@ -72,8 +90,15 @@ public class ModelForwardBenchmark {
         backend.synchronize();
     }
 
+    @Benchmark
+    public int forwardNative() {
+        int status = chela_h.chela_model_forward(modelHandle, inputsStruct, MemorySegment.NULL, outStruct);
+        return status | chela_h.chela_context_synchronize(contextHandle);
+    }
+
     @TearDown(Level.Trial)
     public void tearDown() {
+        arena.close();
         out.close();
         inputs.close();
         chela.close();
