@@ -65,11 +65,16 @@ void check_launch(const char* what);
 // mma.sync; anything else is INVALID_ARGUMENT.
 bool tc_use_wgmma(int DK);
 
-// wgmma kernel: warpgroups per CTA. 2 (sharing Q and K, one CTA per SM) where the (batch, head,
-// block-pair) grid alone fills the chip; else 1, whose two CTAs per SM give the segment split twice the
-// chains (run 32, H200: B8 H16 dv128 0.761 ms with 2 vs 0.817 with 1; B4 H1 dv1024 0.256 ms with 1 vs
-// 0.273 with 2). CHELA_CUDA_LA_GROUPS=1|2 overrides it (A/B runs, tests); else INVALID_ARGUMENT.
+// wgmma kernel: warpgroups per CTA. 2 (sharing Q and K, one CTA per SM) for narrow heads (2 to 4
+// value-column blocks) unless only the one-group grid fills the chip unsplit; 1 for wide heads, whose
+// q and k are a small share of the bytes (run 85, H100 sweep: tools/device/la_groups_sweep.py; run 32,
+// H200: B8 H16 dv128 0.761 ms with 2 vs 0.817 with 1; B4 H1 dv1024 0.256 ms with 1 vs 0.273 with 2).
+// CHELA_CUDA_LA_GROUPS=1|2 overrides it (A/B runs, tests); else INVALID_ARGUMENT.
 int tc_groups(int dvblocks, int64_t batch_heads);
+
+// CTAs that give nearly every SM one (7/8 of them): a wgmma grid this large runs unsplit (no segments),
+// and the group rule counts a grid this large as filling the chip.
+int64_t tc_fill_ctas();
 
 // Bidirectional and/or denominator attention from causal passes (full_attention.cu); L == 0 and the
 // arguments are checked by the caller.

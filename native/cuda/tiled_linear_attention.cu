@@ -185,11 +185,17 @@ Plan make_plan(const LinearAttentionParams& p) {
             // Fill the chip in ONE wave (resident CTAs per SM x SMs): the H100 sweep (docs/gpu.md) showed
             // a partial second wave costs more than the parallelism gains (B2 H16 L64K: 5 segments
             // 2.01 ms, 4 segments 1.59 ms). A segment keeps >= 16 chunks so the pre-pass (which
-            // re-reads k and v) stays small against the main pass.
+            // re-reads k and v) stays small against the main pass. But splitting at all costs that
+            // whole extra read of k and v: where the unsplit grid already gives nearly every SM a CTA
+            // (wgmma), one segment wins (run 85, H100: B4 H16 L16K D128 0.503 ms unsplit vs 0.635 in
+            // two segments; B4 H16 L32K 1.001 vs 1.297; B16 H1 L4K dv1024 0.176 vs 0.191).
             const int64_t base = p.B * p.H * int64_t((pl.dvblocks + pl.groups - 1) / pl.groups);
             const int64_t ctas_per_sm = pl.groups == 1 ? 2 : 1;  // resident CTAs per SM (two groups: one CTA)
             const int64_t slots = ctas_per_sm * int64_t(sm_count());
-            nseg = int(std::max<int64_t>(1, std::min<int64_t>(slots / base, nchunks / 16)));
+            if (pl.wgmma && base >= tc_fill_ctas())
+                nseg = 1;
+            else
+                nseg = int(std::max<int64_t>(1, std::min<int64_t>(slots / base, nchunks / 16)));
         }
         int seg_chunks = int((nchunks + nseg - 1) / nseg);
         nseg = int((nchunks + seg_chunks - 1) / seg_chunks);  // no empty segment
@@ -215,10 +221,22 @@ bool tc_use_wgmma(int DK) {
     return want && DK <= 128 && sm_major() == 9;
 }
 
+int64_t tc_fill_ctas() { return int64_t(sm_count()) * 7 / 8; }
+
 int tc_groups(int dvblocks, int64_t batch_heads) {
     const std::string forced = env_switch("CHELA_CUDA_LA_GROUPS", {"1", "2"});
     if (!forced.empty()) return forced == "2" ? 2 : 1;
-    return dvblocks >= 2 && batch_heads * ((dvblocks + 1) / 2) >= int64_t(sm_count()) * 3 / 4 ? 2 : 1;
+    // Wide heads (more than 4 blocks of 64 value columns, dv > 256: CHELA's single head): q and k
+    // are a small share of the bytes, so sharing them between two warpgroups saves little and halves
+    // the CTAs per SM; one group won at every such shape of run 85 (B16 H1 L4K dv1024 0.176 ms vs
+    // 0.191; dv1024 and dv2048 at L16K and L64K).
+    if (dvblocks < 2 || dvblocks > 4) return 1;
+    // Narrow heads: two groups halve the q, k traffic. One group only where its grid alone fills the
+    // chip unsplit and the two-group grid would not (then two groups would pay for segments: run 85,
+    // B4 H16 L16K D128 one group unsplit 0.503 ms vs two groups in two segments 0.602).
+    const bool one_fills = batch_heads * dvblocks >= tc_fill_ctas();
+    const bool two_fill = batch_heads * ((dvblocks + 1) / 2) >= tc_fill_ctas();
+    return two_fill || !one_fills ? 2 : 1;
 }
 }  // namespace la
 
