@@ -72,10 +72,6 @@ bool tc_use_wgmma(int DK);
 // CHELA_CUDA_LA_GROUPS=1|2 overrides it (A/B runs, tests); else INVALID_ARGUMENT.
 int tc_groups(int dvblocks, int64_t batch_heads);
 
-// CTAs that give nearly every SM one (7/8 of them): a wgmma grid this large runs unsplit (no segments),
-// and the group rule counts a grid this large as filling the chip.
-int64_t tc_fill_ctas();
-
 // Bidirectional and/or denominator attention from causal passes (full_attention.cu); L == 0 and the
 // arguments are checked by the caller.
 void full_attention(const LinearAttentionParams& p, const void* q, const void* k, const void* v, const float* state_in,

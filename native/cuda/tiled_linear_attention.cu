@@ -146,6 +146,15 @@ int cached_attribute() {
 int sm_count() { return cached_attribute<cudaDevAttrMultiProcessorCount>(); }
 int sm_major() { return cached_attribute<cudaDevAttrComputeCapabilityMajor>(); }
 
+// CTAs of the tensor-core grid: one per (batch, head, run of `groups` value-column blocks).
+int64_t grid_ctas(int64_t batch_heads, int dvblocks, int groups) {
+    return batch_heads * int64_t((dvblocks + groups - 1) / groups);
+}
+
+// Whether a wgmma grid alone gives nearly every SM (7/8 of them) a CTA: such a grid runs unsplit
+// (no segments), and the group rule counts it as filling the chip.
+bool fills_chip(int64_t ctas) { return ctas >= int64_t(sm_count()) * 7 / 8; }
+
 Plan make_plan(const LinearAttentionParams& p) {
     if (p.B < 1 || p.L < 0 || p.H < 1 || p.e < 1 || p.f < 1)
         fail(CHELA_ERR_SHAPE, "linear attention (cuda): bad sizes B=", p.B, " L=", p.L, " H=", p.H, " e=", p.e, " f=", p.f);
@@ -189,10 +198,10 @@ Plan make_plan(const LinearAttentionParams& p) {
             // whole extra read of k and v: where the unsplit grid already gives nearly every SM a CTA
             // (wgmma), one segment wins (run 85, H100: B4 H16 L16K D128 0.503 ms unsplit vs 0.635 in
             // two segments; B4 H16 L32K 1.001 vs 1.297; B16 H1 L4K dv1024 0.176 vs 0.191).
-            const int64_t base = p.B * p.H * int64_t((pl.dvblocks + pl.groups - 1) / pl.groups);
+            const int64_t base = grid_ctas(p.B * p.H, pl.dvblocks, pl.groups);
             const int64_t ctas_per_sm = pl.groups == 1 ? 2 : 1;  // resident CTAs per SM (two groups: one CTA)
             const int64_t slots = ctas_per_sm * int64_t(sm_count());
-            if (pl.wgmma && base >= tc_fill_ctas())
+            if (pl.wgmma && fills_chip(base))
                 nseg = 1;
             else
                 nseg = int(std::max<int64_t>(1, std::min<int64_t>(slots / base, nchunks / 16)));
@@ -221,8 +230,6 @@ bool tc_use_wgmma(int DK) {
     return want && DK <= 128 && sm_major() == 9;
 }
 
-int64_t tc_fill_ctas() { return int64_t(sm_count()) * 7 / 8; }
-
 int tc_groups(int dvblocks, int64_t batch_heads) {
     const std::string forced = env_switch("CHELA_CUDA_LA_GROUPS", {"1", "2"});
     if (!forced.empty()) return forced == "2" ? 2 : 1;
@@ -234,8 +241,8 @@ int tc_groups(int dvblocks, int64_t batch_heads) {
     // Narrow heads: two groups halve the q, k traffic. One group only where its grid alone fills the
     // chip unsplit and the two-group grid would not (then two groups would pay for segments: run 85,
     // B4 H16 L16K D128 one group unsplit 0.503 ms vs two groups in two segments 0.602).
-    const bool one_fills = batch_heads * dvblocks >= tc_fill_ctas();
-    const bool two_fill = batch_heads * ((dvblocks + 1) / 2) >= tc_fill_ctas();
+    const bool one_fills = fills_chip(grid_ctas(batch_heads, dvblocks, 1));
+    const bool two_fill = fills_chip(grid_ctas(batch_heads, dvblocks, 2));
     return two_fill || !one_fills ? 2 : 1;
 }
 }  // namespace la
