@@ -25,7 +25,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code Backend.synchronize()} — the same work as the native {@code chela-bench --op forward}
  * (same model, random tokens, inputs and logits in the backend's memory), so that the two figures
  * side by side show what the Java call adds. {@code forwardNative} is the same call through the raw
- * generated bindings (tensor structs built once, status codes unchecked), measured in the same JMH
+ * generated bindings (tensor structs built once, the status checked once in setUp), measured in the same JMH
  * run and JVM: the overhead figure without the noise of two processes or medians against averages.
  * On the GPU machine (tools/device/java_gpu.sh):
  *
